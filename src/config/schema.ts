@@ -1,0 +1,116 @@
+// The strict zod schema of mcp.config.json: the user-facing contract documented in the README.
+import { z } from 'zod';
+
+/** A secret is never inline: it names an environment variable, or a file relative to the config. */
+export const SecretRef = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+export type SecretRef = z.infer<typeof SecretRef>;
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/** Durations such as "90s", "15m", "8h", "30d". */
+export const Duration = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as "8h" or "30d"');
+
+export const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+export const PRESET_NAMES = ['github', 'google', 'microsoft', 'slack', 'linear', 'atlassian'] as const;
+
+export const ProviderConfig = z
+  .strictObject({
+    /** A preset supplies endpoints and quirks; the user supplies the client. */
+    preset: z.enum(PRESET_NAMES).optional(),
+    /** OIDC / RFC 8414 discovery. */
+    issuer: httpUrl.optional(),
+    authorizationEndpoint: httpUrl.optional(),
+    tokenEndpoint: httpUrl.optional(),
+    revocationEndpoint: httpUrl.optional(),
+    deviceAuthorizationEndpoint: httpUrl.optional(),
+    jwksUri: httpUrl.optional(),
+    clientId: z.string().min(1),
+    clientSecret: SecretRef.optional(),
+    /** Scopes asked for at onboarding. Tools ask for subsets of these. */
+    scopes: z.array(z.string().min(1)).default([]),
+    strategy: z.enum(['refresh', 'exchange', 'mint']).default('refresh'),
+    /** The API's RFC 8707 resource indicator, and the audience of credentials minted for it. */
+    resource: httpUrl.optional(),
+    apiBaseUrl: httpUrl,
+    /** How long the user's consent lasts before reauth_required/consent_expired. */
+    consentTtl: Duration.optional(),
+    /** Microsoft Entra tenant, for the microsoft preset. */
+    tenant: z.string().min(1).optional(),
+    /** Extra authorization request parameters, such as `access_type`. */
+    authorizeParams: z.record(z.string(), z.string()).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (!p.preset && !p.issuer && !(p.authorizationEndpoint && p.tokenEndpoint)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'required: give issuer (discovery), authorizationEndpoint and tokenEndpoint, or a preset',
+      });
+    }
+    if (p.strategy === 'mint' && !p.resource) {
+      ctx.addIssue({ code: 'custom', path: ['resource'], message: 'required for strategy "mint" (the audience)' });
+    }
+    if (p.preset === 'microsoft' && !p.tenant) {
+      ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'required for preset "microsoft"' });
+    }
+  });
+export type ProviderConfig = z.infer<typeof ProviderConfig>;
+
+export const IdentityConfig = z.strictObject({
+  /** The inbound authorization server (the one MCP clients sign in at). */
+  issuer: httpUrl,
+  /** Defaults to the issuer's discovered jwks_uri. */
+  jwksUri: httpUrl.optional(),
+  /** RFC 7662 introspection, for opaque tokens. */
+  introspection: z
+    .strictObject({ endpoint: httpUrl, clientId: z.string().min(1), clientSecret: SecretRef })
+    .optional(),
+  /** Defaults to `${server.publicUrl}/mcp`. */
+  audience: httpUrl.optional(),
+  userClaim: z.enum(['sub', 'email']).default('sub'),
+  tenantClaim: z.string().min(1).optional(),
+  /** Gateway scopes every caller needs. */
+  requiredScopes: z.array(z.string().min(1)).default([]),
+  scopesSupported: z.array(z.string().min(1)).optional(),
+  algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+});
+export type IdentityConfig = z.infer<typeof IdentityConfig>;
+
+const STORE_URL = /^(sqlite:.+|redis:\/\/.+|rediss:\/\/.+|postgres:\/\/.+|postgresql:\/\/.+|memory:)$/;
+
+export const KeywardConfig = z.strictObject({
+  $schema: z.string().optional(),
+  server: z
+    .strictObject({
+      name: z.string().min(1).default('keyward'),
+      transport: z.enum(['stdio', 'http']).default('stdio'),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      /** Where users reach the gateway: /connect, /callback and /accounts hang off it. */
+      publicUrl: httpUrl.optional(),
+      /** stdio: the local user. Else KEYWARD_USER, else the OS user name. */
+      user: z.string().min(1).optional(),
+      /** Extra allowed Origin values for /mcp, beyond publicUrl's own origin. */
+      allowedOrigins: z.array(httpUrl).default([]),
+      /** Stateful sessions (for elicitation/create). Stateless is the default. */
+      stateful: z.boolean().default(false),
+      /** Per downstream call. */
+      timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+      maxResponseBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+    })
+    .prefault({}),
+  store: z.string().regex(STORE_URL, 'must be sqlite:<path>, redis://…, postgres://… or memory:').default('sqlite:.keyward/keyward.db'),
+  encryptionKey: SecretRef.default({ env: 'KEYWARD_ENCRYPTION_KEY' }),
+  /** Keys that still decrypt after a rotation (`keyward rotate-key`). */
+  previousEncryptionKeys: z.array(SecretRef).default([]),
+  providers: z.record(z.string().regex(PROVIDER_NAME, 'provider names are lower-case, a-z0-9-'), ProviderConfig).default({}),
+  tools: z.array(z.string().min(1)).default(['tools']),
+  identity: IdentityConfig.optional(),
+  audit: z.string().regex(/^(jsonl:.+|stderr:|memory:)$/, 'must be jsonl:<path>, stderr: or memory:').default('jsonl:.keyward/audit.jsonl'),
+});
+export type KeywardConfigInput = z.input<typeof KeywardConfig>;
+export type KeywardConfigParsed = z.infer<typeof KeywardConfig>;

@@ -1,0 +1,174 @@
+// The error contract of DESIGN.md: one class per code, and the single shape the agent sees.
+
+export const ERROR_CODES = [
+  'reauth_required',
+  'insufficient_scope',
+  'approval_required',
+  'approval_denied',
+  'provider_unavailable',
+  'downstream_error',
+  'invalid_arguments',
+  'forbidden',
+  'store_unavailable',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type ReauthReason = 'no_grant' | 'invalid_grant' | 'revoked' | 'consent_expired' | 'needs_reauth';
+
+/** What `structuredContent.error` holds. Never a token, never a header, never a provider body. */
+export interface ToolErrorPayload {
+  code: ErrorCode;
+  message: string;
+  provider?: string;
+  scopes?: string[];
+  missingScopes?: string[];
+  authorizeUrl?: string;
+  reason?: string;
+  retryable: boolean;
+  retryAfterSeconds?: number;
+  callId?: string;
+  /** downstream_error: the HTTP status the API answered with. */
+  status?: number;
+  /** invalid_arguments: what was wrong, as `path: message`. */
+  issues?: string[];
+}
+
+export interface GatewayErrorDetails {
+  provider?: string;
+  scopes?: string[];
+  missingScopes?: string[];
+  authorizeUrl?: string;
+  reason?: string;
+  retryAfterSeconds?: number;
+  status?: number;
+  issues?: string[];
+  /** Detail for logs and audit only; never shown to the agent. */
+  internal?: string;
+}
+
+/** Base class: a stable `code`, a safe `message`, and `cause` kept for the logs. */
+export abstract class GatewayError extends Error {
+  abstract readonly code: ErrorCode;
+  abstract readonly retryable: boolean;
+  readonly details: GatewayErrorDetails;
+
+  constructor(message: string, details: GatewayErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.details = details;
+  }
+
+  toPayload(callId?: string): ToolErrorPayload {
+    const { internal: _internal, ...safe } = this.details;
+    const payload: ToolErrorPayload = { code: this.code, message: this.message, retryable: this.retryable };
+    for (const [k, v] of Object.entries(safe)) {
+      if (v !== undefined) (payload as unknown as Record<string, unknown>)[k] = v;
+    }
+    if (callId) payload.callId = callId;
+    return payload;
+  }
+}
+
+export class ReauthRequiredError extends GatewayError {
+  readonly code = 'reauth_required' as const;
+  readonly retryable = false;
+}
+
+export class InsufficientScopeError extends GatewayError {
+  readonly code = 'insufficient_scope' as const;
+  readonly retryable = false;
+}
+
+export class ApprovalRequiredError extends GatewayError {
+  readonly code = 'approval_required' as const;
+  readonly retryable = true;
+}
+
+export class ApprovalDeniedError extends GatewayError {
+  readonly code = 'approval_denied' as const;
+  readonly retryable = false;
+}
+
+export class ProviderUnavailableError extends GatewayError {
+  readonly code = 'provider_unavailable' as const;
+  readonly retryable = true;
+}
+
+export class DownstreamError extends GatewayError {
+  readonly code = 'downstream_error' as const;
+  get retryable(): boolean {
+    const s = this.details.status;
+    return s === undefined || s === 429 || s >= 500;
+  }
+}
+
+export class InvalidArgumentsError extends GatewayError {
+  readonly code = 'invalid_arguments' as const;
+  readonly retryable = false;
+}
+
+export class ForbiddenError extends GatewayError {
+  readonly code = 'forbidden' as const;
+  readonly retryable = false;
+}
+
+export class StoreUnavailableError extends GatewayError {
+  readonly code = 'store_unavailable' as const;
+  readonly retryable = true;
+}
+
+export type AnyGatewayError =
+  | ReauthRequiredError
+  | InsufficientScopeError
+  | ApprovalRequiredError
+  | ApprovalDeniedError
+  | ProviderUnavailableError
+  | DownstreamError
+  | InvalidArgumentsError
+  | ForbiddenError
+  | StoreUnavailableError;
+
+export function isGatewayError(err: unknown): err is AnyGatewayError {
+  return err instanceof GatewayError;
+}
+
+/** One short line for the text content: what the user should do. */
+export function userAction(payload: ToolErrorPayload): string {
+  switch (payload.code) {
+    case 'reauth_required':
+    case 'insufficient_scope':
+      return payload.authorizeUrl
+        ? `${payload.message} Ask the user to open ${payload.authorizeUrl} to grant access, then retry.`
+        : payload.message;
+    case 'provider_unavailable':
+    case 'store_unavailable':
+      return payload.retryAfterSeconds !== undefined
+        ? `${payload.message} Retry in ${payload.retryAfterSeconds} s.`
+        : payload.message;
+    default:
+      return payload.message;
+  }
+}
+
+/** Raised at start-up for a bad config: every problem, each with its path. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[], source?: string) {
+    super(`${source ? `${source}: ` : ''}invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Raised by the tool loader: names the file and the path inside it. */
+export class ToolDefinitionError extends Error {
+  readonly file: string;
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(`${file}: invalid tool definition:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ToolDefinitionError';
+    this.file = file;
+    this.problems = problems;
+  }
+}
