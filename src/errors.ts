@@ -99,7 +99,8 @@ export class DownstreamError extends GatewayError {
   readonly code = 'downstream_error' as const;
   get retryable(): boolean {
     const s = this.details.status;
-    return s === undefined || s === 429 || s >= 500;
+    if (s !== undefined) return s === 429 || s >= 500;
+    return this.details.reason === 'timeout' || this.details.reason === 'network';
   }
 }
 

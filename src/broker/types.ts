@@ -69,6 +69,10 @@ export class CallCredential {
   authorizationHeader(): string {
     return `Bearer ${this.#token}`;
   }
+  /** Removes the token from text that came back from an API (some echo the request). */
+  redact(text: string): string {
+    return this.#token && text.includes(this.#token) ? text.split(this.#token).join('[redacted]') : text;
+  }
   toJSON() {
     return this.meta;
   }
