@@ -1,0 +1,33 @@
+// `keyward keygen`, `keyward jwks` and `keyward rotate-key`: the gateway's own keys.
+import { createGrantCipher, generateEncryptionKey } from '../broker/crypto.js';
+import { rotateEncryptionKey } from '../broker/rotateKey.js';
+import { createSigningKeys } from '../broker/signingKey.js';
+import { createGrantStore } from '../broker/store.js';
+import { loadConfig } from '../config/load.js';
+
+export function runKeygen(): void {
+  console.log(generateEncryptionKey());
+}
+
+export async function runJwks(opts: { config: string }): Promise<void> {
+  const config = await loadConfig(opts.config);
+  const store = await createGrantStore(config.store);
+  try {
+    const cipher = createGrantCipher(config.encryption);
+    const keys = createSigningKeys({ store, cipher, issuer: config.server.publicUrl });
+    console.log(JSON.stringify(await keys.jwks(), null, 2));
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runRotateKey(opts: { config: string }): Promise<void> {
+  const config = await loadConfig(opts.config);
+  const store = await createGrantStore(config.store);
+  try {
+    const result = await rotateEncryptionKey(store, createGrantCipher(config.encryption), config.encryption.current.kid);
+    console.log(`re-encrypted ${JSON.stringify(result)} with key ${config.encryption.current.kid}`);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,264 @@
+// One tool call end to end: arguments, policy, credential, downstream, result, audit.
+import { randomUUID } from 'node:crypto';
+import { argsDigest } from '../audit/sink.js';
+import type { AuditRecord, AuditSink } from '../audit/types.js';
+import type { CallCredential, CallIdentity, CredentialBroker, CredentialRequest } from '../broker/types.js';
+import type { Clock } from '../clock.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { classifyApiFailure } from '../downstream/classify.js';
+import { type DownstreamResponse, sendDownstream } from '../downstream/send.js';
+import {
+  DownstreamError,
+  type GatewayError,
+  InsufficientScopeError,
+  InvalidArgumentsError,
+  isGatewayError,
+  ReauthRequiredError,
+  type ToolErrorPayload,
+} from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { AuthorizeLinks } from '../onboarding/types.js';
+import { buildDownstreamRequest } from '../tools/request.js';
+import { isIdempotent, type ToolDefinition } from '../tools/types.js';
+
+export interface ToolCallDeps {
+  config: ResolvedConfig;
+  tools: ReadonlyMap<string, ToolDefinition>;
+  broker: CredentialBroker;
+  links: AuthorizeLinks;
+  audit: AuditSink;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  fetch?: typeof fetch;
+}
+
+/** The caller as the transport established it. `gatewayScopes` is set only where a token was verified. */
+export interface Caller extends CallIdentity {
+  gatewayScopes?: string[];
+}
+
+export type ToolOutcome =
+  | { ok: true; callId: string; structured?: Record<string, unknown>; text: string }
+  | { ok: false; callId: string; error: ToolErrorPayload };
+
+interface Attempt {
+  credential?: CallCredential;
+  response?: DownstreamResponse;
+}
+
+export async function runToolCall(
+  deps: ToolCallDeps,
+  caller: Caller,
+  name: string,
+  rawArgs: unknown,
+  opts: { signal?: AbortSignal; callId?: string } = {},
+): Promise<ToolOutcome> {
+  const callId = opts.callId ?? randomUUID();
+  const started = deps.clock.now();
+  const tool = deps.tools.get(name);
+  const record: AuditRecord = {
+    time: new Date(started).toISOString(),
+    callId,
+    user: caller.user,
+    ...(caller.tenant ? { tenant: caller.tenant } : {}),
+    client: caller.client,
+    tool: name,
+    provider: tool?.provider ?? '',
+    scopes: tool?.scopes ?? [],
+    argsDigest: argsDigest(rawArgs ?? {}),
+    outcome: 'error',
+    durationMs: 0,
+  };
+  const attempt: Attempt = {};
+
+  let outcome: ToolOutcome;
+  try {
+    if (!tool) throw new InvalidArgumentsError(`There is no tool named "${name}".`, { reason: 'unknown_tool' });
+    const result = await callTool(deps, caller, tool, rawArgs, callId, attempt, opts.signal);
+    outcome = { ok: true, callId, ...result };
+    record.outcome = 'ok';
+  } catch (err) {
+    const gerr = await toGatewayError(deps, err, caller, tool, callId);
+    outcome = { ok: false, callId, error: gerr.toPayload(callId) };
+    record.errorCode = gerr.code;
+    record.reason = gerr.details.internal ? `${gerr.details.reason ?? gerr.code}: ${gerr.details.internal}` : gerr.details.reason;
+    if (gerr.code === 'reauth_required' || gerr.code === 'insufficient_scope') {
+      deps.metrics.reauthErrors.inc({ provider: tool?.provider ?? '', reason: gerr.details.reason ?? gerr.code });
+    }
+  }
+
+  const meta = attempt.credential?.meta;
+  if (meta) {
+    Object.assign(record, {
+      grantId: meta.grantId,
+      grantGeneration: meta.generation,
+      credentialId: meta.id,
+      strategy: meta.strategy,
+      narrowed: meta.narrowed,
+      ...(meta.audience ? { audience: meta.audience } : {}),
+    });
+  }
+  if (attempt.response) record.status = attempt.response.status;
+  record.durationMs = deps.clock.now() - started;
+  deps.metrics.toolCalls.observe({ tool: name, outcome: record.outcome }, record.durationMs / 1000);
+  try {
+    await deps.audit.write(record);
+  } catch (err) {
+    deps.logger.error({ err, callId }, 'audit write failed');
+  }
+  return outcome;
+}
+
+async function callTool(
+  deps: ToolCallDeps,
+  caller: Caller,
+  tool: ToolDefinition,
+  rawArgs: unknown,
+  callId: string,
+  attempt: Attempt,
+  signal?: AbortSignal,
+): Promise<{ structured?: Record<string, unknown>; text: string }> {
+  const parsed = tool.input.safeParse(rawArgs ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`);
+    throw new InvalidArgumentsError(`The arguments for ${tool.name} are not valid: ${issues.join('; ')}`, { issues });
+  }
+
+  if (caller.gatewayScopes && tool.gatewayScopes?.length) {
+    const missing = tool.gatewayScopes.filter((s) => !caller.gatewayScopes?.includes(s));
+    if (missing.length) {
+      throw new InsufficientScopeError(`The caller's token lacks gateway scopes this tool needs.`, {
+        scopes: tool.gatewayScopes,
+        missingScopes: missing,
+        reason: 'gateway_scope',
+      });
+    }
+  }
+
+  const provider = deps.config.providers[tool.provider];
+  if (!provider) throw new InvalidArgumentsError(`The tool's provider "${tool.provider}" is not configured.`);
+  // Building the request first means bad arguments never cost a refresh.
+  const outbound = buildDownstreamRequest(provider.apiBaseUrl, tool.request(parsed.data));
+
+  const req: CredentialRequest = {
+    callId,
+    user: caller.user,
+    ...(caller.tenant ? { tenant: caller.tenant } : {}),
+    client: caller.client,
+    tool,
+    ...(signal ? { signal } : {}),
+  };
+  const send = async (credential: CallCredential) => {
+    attempt.credential = credential;
+    const response = await sendDownstream(outbound, {
+      authorization: credential.authorizationHeader(),
+      timeoutMs: deps.config.server.timeoutMs,
+      maxResponseBytes: deps.config.server.maxResponseBytes,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    attempt.response = response;
+    return response;
+  };
+
+  let credential = await deps.broker.credentialFor(req);
+  let response = await send(credential);
+
+  if (response.status === 401) {
+    // The API refused a credential the broker thought good: renew once, coalesced with any other call.
+    credential = await deps.broker.afterUnauthorized(req, credential);
+    if (!isIdempotent(tool, outbound.method as never)) {
+      attempt.credential = credential;
+      throw new DownstreamError(
+        'The API rejected the credential; it has been renewed. This action is not idempotent, so it was not repeated: retry it.',
+        { provider: tool.provider, status: 401, reason: 'credential_renewed' },
+      );
+    }
+    response = await send(credential);
+    if (response.status === 401) {
+      throw new ReauthRequiredError(`The ${tool.provider} API rejects this user's credentials; access must be granted again.`, {
+        provider: tool.provider,
+        scopes: tool.scopes,
+        reason: 'revoked',
+        internal: 'API answered 401 to a freshly renewed credential',
+      });
+    }
+  }
+
+  if (response.status < 200 || response.status >= 300) {
+    const failure = classifyApiFailure(response, {
+      provider: tool.provider,
+      grantedScopes: credential.meta.scopes,
+      toolScopes: tool.scopes,
+      nowMs: deps.clock.now(),
+    });
+    throw failure.error;
+  }
+
+  return shapeResult(tool, credential.redact(response.text), response.contentType);
+}
+
+function shapeResult(
+  tool: ToolDefinition,
+  body: string,
+  contentType: string,
+): { structured?: Record<string, unknown>; text: string } {
+  if (!body) return tool.output ? { structured: {}, text: '{}' } : { text: 'Done.' };
+  if (!/json/i.test(contentType)) return { text: body };
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new DownstreamError('The API answered with malformed JSON.', { reason: 'malformed_response' }, { cause: err });
+  }
+  // structuredContent must be an object; a bare list is wrapped so it still has a shape.
+  const structured = (value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? value
+    : { items: value }) as Record<string, unknown>;
+  if (tool.output) {
+    const checked = tool.output.safeParse(structured);
+    if (!checked.success) {
+      throw new DownstreamError(`The API's answer does not have the shape that ${tool.name} promises.`, {
+        reason: 'unexpected_response',
+        internal: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      });
+    }
+  }
+  return { structured, text: JSON.stringify(structured) };
+}
+
+async function toGatewayError(
+  deps: ToolCallDeps,
+  err: unknown,
+  caller: Caller,
+  tool: ToolDefinition | undefined,
+  callId: string,
+): Promise<GatewayError> {
+  if (!isGatewayError(err)) {
+    deps.logger.error({ err, callId, tool: tool?.name }, 'tool call failed unexpectedly');
+    return new DownstreamError('The gateway failed while handling this call.', { reason: 'internal' }, { cause: err });
+  }
+  if (err.code === 'reauth_required' || err.code === 'insufficient_scope') {
+    const provider = err.details.provider ?? tool?.provider;
+    if (provider && !err.details.authorizeUrl && err.details.reason !== 'gateway_scope') {
+      try {
+        err.details.authorizeUrl = await deps.links.authorizeUrl({
+          provider,
+          user: caller.user,
+          ...(caller.tenant ? { tenant: caller.tenant } : {}),
+          client: caller.client,
+          ...(err.code === 'insufficient_scope' && err.details.missingScopes ? { scopes: err.details.missingScopes } : {}),
+          callId,
+        });
+      } catch (linkErr) {
+        deps.logger.error({ err: linkErr, callId }, 'could not build an authorize URL');
+      }
+    }
+    err.details.provider ??= provider;
+    err.details.scopes ??= tool?.scopes;
+  }
+  if (err.code !== 'invalid_arguments') deps.logger.warn({ callId, tool: tool?.name, code: err.code, reason: err.details.reason }, 'tool call failed');
+  return err;
+}

@@ -1,0 +1,145 @@
+// MCP over Streamable HTTP at /mcp (stateless by default), plus the gateway's other routes.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { Gateway } from '../gateway/gateway.js';
+import type { Caller } from '../gateway/toolCall.js';
+import { createMcpServer, type McpExtra } from '../mcp/server.js';
+import { allowedHostsFor, hostGuard, originGuard, securityHeaders } from './httpGuards.js';
+
+/** What inbound auth (src/identity) hands the transport; absent, HTTP serves the local user on loopback only. */
+export interface InboundAuth {
+  /** Protected Resource Metadata and friends, mounted at the root. */
+  metadataRouter: Router;
+  /** 401 with WWW-Authenticate unless a valid bearer token is present; sets req.auth. */
+  requireCaller: RequestHandler;
+  /** 403 insufficient_scope for a tools/call whose tool needs gateway scopes the token lacks. */
+  stepUp?: RequestHandler;
+  /** The caller that requireCaller verified, read back from the SDK's authInfo. */
+  callerFromAuthInfo: (authInfo: NonNullable<McpExtra['authInfo']>) => Caller;
+}
+
+export interface HttpOptions {
+  inbound?: InboundAuth;
+  /** Extra routers: onboarding (/connect, /callback, /accounts). */
+  routers?: Router[];
+}
+
+export interface HttpServerHandle {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function createHttpApp(gateway: Gateway, opts: HttpOptions = {}): express.Express {
+  const { config } = gateway;
+  if (!opts.inbound && !LOOPBACK.has(config.server.host)) {
+    throw new Error(
+      `server.host is ${config.server.host} but no identity is configured: without inbound auth the HTTP transport only listens on loopback`,
+    );
+  }
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(hostGuard(allowedHostsFor(config.server.publicUrl, config.server.port)));
+  app.use(securityHeaders);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', name: config.server.name, version: gateway.version, tools: gateway.toolList.length });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', gateway.metrics.registry.contentType);
+    res.send(await gateway.metrics.registry.metrics());
+  });
+  app.get('/.well-known/jwks.json', async (_req, res, next) => {
+    try {
+      res.setHeader('Cache-Control', 'public, max-age=300');
+      res.json(await gateway.jwks());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  if (opts.inbound) app.use(opts.inbound.metadataRouter);
+  for (const router of opts.routers ?? []) app.use(router);
+
+  const origins = new Set(
+    [new URL(config.server.publicUrl).origin, ...config.server.allowedOrigins.map((o) => new URL(o).origin)].map((o) =>
+      o.toLowerCase(),
+    ),
+  );
+  const mcpChain: RequestHandler[] = [originGuard(origins), express.json({ limit: '4mb' })];
+  if (opts.inbound) {
+    mcpChain.push(opts.inbound.requireCaller);
+    if (opts.inbound.stepUp) mcpChain.push(opts.inbound.stepUp);
+  }
+
+  const callerFor = (extra: McpExtra, clientName: string | undefined): Caller => {
+    if (opts.inbound && extra.authInfo) return opts.inbound.callerFromAuthInfo(extra.authInfo);
+    return { user: config.server.user, client: clientName ?? 'http-client' };
+  };
+
+  app.post('/mcp', ...mcpChain, async (req: Request, res) => {
+    // Stateless: a new server and transport per request (reusing one breaks in SDK 1.32), so any
+    // number of instances can sit behind a load balancer.
+    const mcp = createMcpServer({
+      name: config.server.name,
+      version: gateway.version,
+      tools: gateway.toolList,
+      call: (caller, name, args, o) => gateway.callTool(caller, name, args, o),
+      callerFor,
+    });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void mcp.close();
+    });
+    try {
+      await mcp.connect(transport);
+      await transport.handleRequest(req as never, res, req.body);
+    } catch (err) {
+      gateway.logger.error({ err }, 'MCP request failed');
+      if (!res.headersSent) {
+        res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+      }
+    }
+  });
+  const methodNotAllowed: RequestHandler = (_req, res) => {
+    res
+      .status(405)
+      .set('Allow', 'POST')
+      .json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless' }, id: null });
+  };
+  app.get('/mcp', originGuard(origins), methodNotAllowed);
+  app.delete('/mcp', originGuard(origins), methodNotAllowed);
+
+  app.use(((err, _req, res, _next) => {
+    gateway.logger.error({ err }, 'HTTP request failed');
+    if (!res.headersSent) res.status(500).json({ error: 'server_error' });
+  }) as express.ErrorRequestHandler);
+  return app;
+}
+
+export async function listenHttp(gateway: Gateway, opts: HttpOptions = {}): Promise<HttpServerHandle> {
+  const app = createHttpApp(gateway, opts);
+  const { host, port } = gateway.config.server;
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+  gateway.logger.info({ url: `${url}/mcp` }, 'serving MCP over Streamable HTTP');
+  return {
+    url,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
