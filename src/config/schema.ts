@@ -77,6 +77,11 @@ export const IdentityConfig = z.strictObject({
   scopesSupported: z.array(z.string().min(1)).optional(),
   algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  /**
+   * The JWT `typ` header an access token may carry. "at+jwt" (RFC 9068) only; "at+jwt-or-absent"
+   * (default) also takes tokens without one; "any" for issuers that write `JWT` (Entra, Auth0).
+   */
+  accessTokenTyp: z.enum(['at+jwt', 'at+jwt-or-absent', 'any']).default('at+jwt-or-absent'),
 });
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
