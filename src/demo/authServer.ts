@@ -1,0 +1,571 @@
+// The embedded demo's authorization server: oidc-provider with refresh rotation and reuse revocation, resource
+// indicators, JWT access tokens, RFC 8693 token exchange and dynamic registration, on 127.0.0.1.
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import Provider, { type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { DemoStore } from './memoryAdapter.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export const DEMO_CLIENT_ID = 'keyward-demo';
+export const DEMO_USER = 'demo';
+export const NOTES_SCOPES = ['notes:read', 'notes:write', 'notes:delete'] as const;
+
+export interface DemoResource {
+  /** The RFC 8707 resource indicator; also the `aud` of tokens issued for it. */
+  resource: string;
+  /** Scopes this resource understands. */
+  scopes: string[];
+  /** Seconds; defaults to the server's accessTokenTTL. */
+  accessTokenTTL?: number;
+}
+
+export type IssuedKind =
+  | 'access_token'
+  | 'refresh_token'
+  | 'id_token'
+  | 'code'
+  | 'device_code'
+  | 'client_secret'
+  | 'registration_access_token';
+
+export interface DemoAuthServerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Always loopback; kept as an option only for clarity. Default 127.0.0.1. */
+  host?: string;
+  /** Static clients. When omitted, the public `keyward-demo` client is registered. */
+  clients?: ClientMetadata[];
+  /** Redirect URIs of the default `keyward-demo` client (it is a native client: loopback ports may vary). */
+  redirectUris?: string[];
+  /** Extra static clients on top of the default one. */
+  extraClients?: ClientMetadata[];
+  /** Resource servers that may be named in `resource`. Add more later with addResource(). */
+  resources?: DemoResource[];
+  /** Used when a request names no resource. Default: the first of `resources`. */
+  defaultResource?: string;
+  /** Seconds. Default 300. */
+  accessTokenTTL?: number;
+  /** Seconds. Default 14 days. */
+  refreshTokenTTL?: number;
+  /** Seconds, upper bound of an exchanged token's lifetime (never beyond the subject token's). Default 300. */
+  exchangeTokenTTL?: number;
+  /** Dynamic client registration (RFC 7591), open without an initial access token. Default true. */
+  registration?: boolean;
+  /** Invoked with every token, code and secret value the server hands out (tests plant them as canaries). */
+  onIssued?: (value: string, kind: IssuedKind) => void;
+  /** Internal errors (5xx) go here; nothing is ever printed. */
+  onError?: (err: unknown) => void;
+}
+
+export interface DemoAuthServerStats {
+  /** Token endpoint requests, by grant_type. */
+  tokenRequests: Record<string, number>;
+  /** Token endpoint requests with grant_type=refresh_token. */
+  refreshRequests: number;
+  /** Successful refreshes. */
+  refreshSuccesses: number;
+  /** Token endpoint answers with error=invalid_grant (any grant type). */
+  invalidGrants: number;
+  /** Grants destroyed: refresh-token reuse, RFC 7009 revocation, revokeGrantsOf(). */
+  revokedGrants: number;
+  /** Times a consumed refresh token came back. */
+  refreshReuses: number;
+  /** Successful RFC 8693 exchanges. */
+  tokenExchanges: number;
+  /** Requests to the RFC 7009 revocation endpoint. */
+  revocations: number;
+  /** Requests to the introspection endpoint. */
+  introspections: number;
+  /** Successful authorization code redemptions. */
+  codeExchanges: number;
+  /** Dynamic client registrations. */
+  registrations: number;
+}
+
+export interface DemoAuthServer {
+  /** The issuer, e.g. http://127.0.0.1:8788 (no trailing slash). */
+  issuer: string;
+  /** Same as issuer. */
+  url: string;
+  port: number;
+  provider: Provider;
+  /** The public JWKS (also served at `${issuer}/jwks`). */
+  jwks: JSONWebKeySet;
+  jwksUri: string;
+  tokenEndpoint: string;
+  authorizationEndpoint: string;
+  revocationEndpoint: string;
+  introspectionEndpoint: string;
+  registrationEndpoint: string;
+  deviceAuthorizationEndpoint: string;
+  stats: DemoAuthServerStats;
+  /** Every value handed out so far (tokens, codes, secrets). */
+  issued: Set<string>;
+  resetStats(): void;
+  /** Revokes every grant of a user (all clients): refresh tokens die, exchanges fail. Returns the count. */
+  revokeGrantsOf(sub: string): Promise<number>;
+  /** Revokes one grant by id. */
+  revokeGrant(grantId: string): Promise<boolean>;
+  /** Grants currently alive. */
+  grants(): Array<{ grantId: string; accountId: string; clientId: string; scopes: string[]; resources: string[] }>;
+  /** Allows a new resource indicator (e.g. the gateway's own resource, known only once it listens). */
+  addResource(resource: DemoResource): void;
+  /** Registers a static-like client at run time (tests' confidential clients). */
+  addClient(metadata: ClientMetadata): Promise<void>;
+  /** Signs an arbitrary JWT with the server's key (negative tests: expired, wrong audience, ...). */
+  signJwt(payload: JWTPayload, opts?: { typ?: string; expiresInSeconds?: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+function stripSlash(s: string): string {
+  return s.endsWith('/') ? s.slice(0, -1) : s;
+}
+
+function scopeSet(s: unknown): Set<string> {
+  return new Set(typeof s === 'string' ? s.split(' ').filter(Boolean) : []);
+}
+
+function html(title: string, body: string): string {
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
+}
+
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Promise<DemoAuthServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const accessTokenTTL = opts.accessTokenTTL ?? 300;
+  const exchangeTokenTTL = opts.exchangeTokenTTL ?? 300;
+
+  // Listen first: the issuer has to name the real port.
+  let handler: http.RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = http.createServer((req, res) => handler(req, res));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://${host}:${port}`;
+
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = randomUUID();
+  const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
+  const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const jwks: JSONWebKeySet = { keys: [publicJwk] };
+  const localJwks = createLocalJWKSet(jwks);
+
+  const resources = new Map<string, DemoResource>();
+  for (const r of opts.resources ?? [])
+    resources.set(stripSlash(r.resource), { ...r, resource: stripSlash(r.resource) });
+  const defaultResource = opts.defaultResource ? stripSlash(opts.defaultResource) : opts.resources?.[0]?.resource;
+
+  const stats: DemoAuthServerStats = freshStats();
+  const issued = new Set<string>();
+  const noteIssued = (value: unknown, kind: IssuedKind) => {
+    if (typeof value !== 'string' || value.length === 0) return;
+    if (issued.size < 100_000) issued.add(value);
+    try {
+      opts.onIssued?.(value, kind);
+    } catch (err) {
+      opts.onError?.(err);
+    }
+  };
+
+  // JWT access token id -> grant id, so an exchange can refuse a subject token whose grant was revoked.
+  const grantOfJti = new Map<string, string>();
+
+  const store = new DemoStore();
+  store.hooks = {
+    onGrantDestroyed: () => {
+      stats.revokedGrants += 1;
+    },
+    onRefreshReuse: () => {
+      stats.refreshReuses += 1;
+    },
+  };
+
+  const defaultClient: ClientMetadata = {
+    client_id: DEMO_CLIENT_ID,
+    client_name: 'Keyward demo gateway',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT],
+    response_types: ['code'],
+    redirect_uris: opts.redirectUris ?? [
+      'http://127.0.0.1/callback/demo',
+      'http://127.0.0.1/callback/notes',
+      'http://127.0.0.1/callback',
+    ],
+  };
+  const clients = [...(opts.clients ?? [defaultClient]), ...(opts.extraClients ?? [])];
+
+  const configuration: Configuration = {
+    adapter: (name: string) => store.adapterFor(name),
+    clients,
+    jwks: { keys: [privateJwk as never] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+    findAccount: (_ctx, sub) => ({
+      accountId: sub,
+      claims: () => ({ sub, name: sub, email: `${sub}@keyward.invalid`, email_verified: true }),
+    }),
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    // offline_access as usual for OIDC; a plain OAuth request (no openid, e.g. an MCP client) gets one too.
+    issueRefreshToken: (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || !code.scopes.has('openid')),
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTTL,
+      AuthorizationCode: 60,
+      ClientCredentials: 300,
+      DeviceCode: 600,
+      Grant: 14 * 24 * 3600,
+      IdToken: 3600,
+      Interaction: 3600,
+      RefreshToken: opts.refreshTokenTTL ?? 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      BackchannelAuthenticationRequest: 600,
+      PreAuthorizedCode: 600,
+    },
+    clientBasedCORS: () => false,
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = html(
+        'Something went wrong',
+        Object.entries(out)
+          .map(([k, v]) => `<p><strong>${htmlEscape(k)}</strong>: ${htmlEscape(String(v))}</p>`)
+          .join(''),
+      );
+    },
+    formats: {
+      customizers: {
+        jwt: (_ctx, token, jwt) => {
+          const grantId = (token as { grantId?: string }).grantId;
+          const jti = jwt.payload.jti;
+          if (grantId && typeof jti === 'string') {
+            if (grantOfJti.size > 50_000) grantOfJti.clear();
+            grantOfJti.set(jti, grantId);
+          }
+        },
+      },
+    },
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: false },
+      registration: { enabled: opts.registration ?? true, initialAccessToken: false },
+      revocation: { enabled: true, allowedPolicy: async () => true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          ctx.body = html(
+            'Enter the code',
+            `${err ? '<p role="alert">That code did not work. Try again.</p>' : ''}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+          );
+        },
+        userCodeConfirmSource: async (ctx, form, client, _info, userCode) => {
+          ctx.body = html(
+            'Confirm this device',
+            `<p>${htmlEscape(client.clientName ?? client.clientId)} shows the code <code>${htmlEscape(userCode)}</code>.</p>${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`,
+          );
+        },
+        successSource: async (ctx) => {
+          ctx.body = html('Signed in', '<p>You can close this page.</p>');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, _client, oneOf) => {
+          if (Array.isArray(oneOf)) {
+            if (defaultResource && oneOf.includes(defaultResource)) return defaultResource;
+            return oneOf[0] ?? defaultResource ?? '';
+          }
+          return oneOf ?? defaultResource ?? '';
+        },
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          const r = resources.get(stripSlash(resourceIndicator));
+          if (!r) throw new errors.InvalidTarget();
+          return {
+            scope: r.scopes.join(' '),
+            audience: r.resource,
+            accessTokenTTL: r.accessTokenTTL ?? accessTokenTTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  // Koa would print 5xx errors to stderr; the demo stays quiet and reports through onError.
+  provider.silent = true;
+  provider.on('server_error', (_ctx: unknown, err: unknown) => opts.onError?.(err));
+
+  provider.use(async (ctx, next) => {
+    await next();
+    observe(ctx as KoaContextWithOIDC);
+  });
+
+  function observe(ctx: KoaContextWithOIDC): void {
+    const route = ctx.oidc?.route;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const isObj = body !== null && typeof body === 'object' && !Buffer.isBuffer(body);
+    if (isObj) {
+      noteIssued(body.access_token, 'access_token');
+      noteIssued(body.refresh_token, 'refresh_token');
+      noteIssued(body.id_token, 'id_token');
+      noteIssued(body.device_code, 'device_code');
+      noteIssued(body.client_secret, 'client_secret');
+      noteIssued(body.registration_access_token, 'registration_access_token');
+    }
+    const location = ctx.response.get('location');
+    if (location?.includes('code=')) {
+      try {
+        noteIssued(new URL(location, issuer).searchParams.get('code') ?? undefined, 'code');
+      } catch {
+        // not a URL: nothing was issued
+      }
+    }
+    if (typeof ctx.body === 'string' && route && /authorization|resume/.test(route)) {
+      // form_post responses carry the code in a hidden input
+      const m = /name="code" value="([^"]+)"/.exec(ctx.body);
+      if (m?.[1]) noteIssued(m[1], 'code');
+    }
+
+    switch (route) {
+      case 'token': {
+        const gt = String(ctx.oidc?.params?.grant_type ?? 'unknown');
+        stats.tokenRequests[gt] = (stats.tokenRequests[gt] ?? 0) + 1;
+        const ok = ctx.status === 200;
+        if (gt === 'refresh_token') {
+          stats.refreshRequests += 1;
+          if (ok) stats.refreshSuccesses += 1;
+        }
+        if (gt === 'authorization_code' && ok) stats.codeExchanges += 1;
+        if (gt === TOKEN_EXCHANGE_GRANT && ok) stats.tokenExchanges += 1;
+        if (isObj && body.error === 'invalid_grant') stats.invalidGrants += 1;
+        break;
+      }
+      case 'revocation':
+        stats.revocations += 1;
+        break;
+      case 'introspection':
+        stats.introspections += 1;
+        break;
+      case 'registration':
+        if (ctx.status === 201) stats.registrations += 1;
+        break;
+    }
+  }
+
+  provider.registerGrantType(
+    TOKEN_EXCHANGE_GRANT,
+    async (ctx) => {
+      const { client, params } = ctx.oidc;
+      const subjectToken = params.subject_token;
+      if (typeof subjectToken !== 'string' || !subjectToken) throw new errors.InvalidRequest('missing subject_token');
+      if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+        throw new errors.InvalidRequest('subject_token_type must be an access token');
+      }
+      if (params.requested_token_type !== undefined && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+        throw new errors.InvalidRequest('only access tokens can be requested');
+      }
+
+      let subject: JWTPayload;
+      try {
+        ({ payload: subject } = await jwtVerify(subjectToken, localJwks, {
+          issuer,
+          algorithms: ['RS256'],
+          typ: 'at+jwt',
+        }));
+      } catch {
+        throw new errors.InvalidGrant('subject_token is invalid or expired');
+      }
+      const grantId = typeof subject.jti === 'string' ? grantOfJti.get(subject.jti) : undefined;
+      if (!grantId || !(await provider.Grant.find(grantId))) {
+        throw new errors.InvalidGrant('the grant behind subject_token was revoked');
+      }
+      const subjectClient = typeof subject.client_id === 'string' ? subject.client_id : undefined;
+      if (subjectClient !== client.clientId) {
+        throw new errors.InvalidGrant('subject_token was not issued to this client');
+      }
+
+      const requestedResource = params.resource ?? params.audience;
+      if (Array.isArray(requestedResource)) {
+        throw new errors.InvalidTarget('only one resource can be requested');
+      }
+      const resourceId = stripSlash(
+        typeof requestedResource === 'string' && requestedResource
+          ? requestedResource
+          : String(Array.isArray(subject.aud) ? subject.aud[0] : subject.aud),
+      );
+      const rs = resources.get(resourceId);
+      if (!rs) throw new errors.InvalidTarget();
+
+      const held = scopeSet(subject.scope);
+      let requested: string[];
+      if (typeof params.scope === 'string' && params.scope) {
+        requested = [...scopeSet(params.scope)];
+        const missing = requested.filter((s) => !held.has(s));
+        if (missing.length) throw new errors.InvalidScope('scope exceeds the subject token', missing.join(' '));
+      } else {
+        requested = [...held];
+      }
+      requested = requested.filter((s) => rs.scopes.includes(s));
+      if (requested.length === 0) {
+        throw new errors.InvalidScope('no requested scope applies to this resource', [...held].join(' '));
+      }
+
+      const now = Math.floor(Date.now() / 1000);
+      const ttl = Math.min(rs.accessTokenTTL ?? exchangeTokenTTL, exchangeTokenTTL);
+      const exp = Math.min(now + ttl, typeof subject.exp === 'number' ? subject.exp : now + ttl);
+      const jti = randomUUID();
+      const act: Record<string, unknown> = { sub: client.clientId };
+      if (subject.act && typeof subject.act === 'object') act.act = subject.act;
+      const scope = requested.join(' ');
+      const token = await new SignJWT({ scope, client_id: client.clientId, act })
+        .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+        .setIssuer(issuer)
+        .setSubject(String(subject.sub))
+        .setAudience(rs.resource)
+        .setIssuedAt(now)
+        .setExpirationTime(exp)
+        .setJti(jti)
+        .sign(privateKey);
+      grantOfJti.set(jti, grantId);
+
+      ctx.body = {
+        access_token: token,
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: Math.max(0, exp - now),
+        scope,
+      };
+    },
+    [
+      'subject_token',
+      'subject_token_type',
+      'actor_token',
+      'actor_token_type',
+      'requested_token_type',
+      'scope',
+      'resource',
+      'audience',
+    ],
+    ['resource', 'audience'],
+  );
+
+  handler = provider.callback();
+
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  const revokeGrant = async (grantId: string): Promise<boolean> => store.revokeGrant(grantId);
+
+  return {
+    issuer,
+    url: issuer,
+    port,
+    provider,
+    jwks,
+    jwksUri: `${issuer}/jwks`,
+    tokenEndpoint: `${issuer}/token`,
+    authorizationEndpoint: `${issuer}/auth`,
+    revocationEndpoint: `${issuer}/token/revocation`,
+    introspectionEndpoint: `${issuer}/token/introspection`,
+    registrationEndpoint: `${issuer}/reg`,
+    deviceAuthorizationEndpoint: `${issuer}/device/auth`,
+    stats,
+    issued,
+    resetStats() {
+      Object.assign(stats, freshStats());
+    },
+    async revokeGrantsOf(sub: string) {
+      let n = 0;
+      for (const g of store.grants()) {
+        if (g.accountId === sub && (await revokeGrant(g.grantId))) n += 1;
+      }
+      return n;
+    },
+    revokeGrant,
+    grants() {
+      return store.grants().map((g) => {
+        const p = g.payload as { openid?: { scope?: string }; resources?: Record<string, string> };
+        const scopes = new Set(scopeSet(p.openid?.scope));
+        for (const s of Object.values(p.resources ?? {})) for (const x of scopeSet(s)) scopes.add(x);
+        return {
+          grantId: g.grantId,
+          accountId: g.accountId,
+          clientId: g.clientId,
+          scopes: [...scopes],
+          resources: Object.keys(p.resources ?? {}),
+        };
+      });
+    },
+    addResource(r: DemoResource) {
+      resources.set(stripSlash(r.resource), { ...r, resource: stripSlash(r.resource) });
+    },
+    async addClient(metadata: ClientMetadata) {
+      // Stored like a dynamically registered client; oidc-provider validates it when it is first looked up.
+      await store.adapterFor('Client').upsert(metadata.client_id, { ...metadata } as never);
+    },
+    async signJwt(payload: JWTPayload, o: { typ?: string; expiresInSeconds?: number } = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = new SignJWT(payload)
+        .setProtectedHeader({ alg: 'RS256', kid, typ: o.typ ?? 'at+jwt' })
+        .setIssuedAt(payload.iat ?? now);
+      if (payload.iss === undefined) jwt.setIssuer(issuer);
+      if (payload.exp === undefined) jwt.setExpirationTime(now + (o.expiresInSeconds ?? 60));
+      if (payload.jti === undefined) jwt.setJti(randomUUID());
+      return jwt.sign(privateKey);
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}
+
+function freshStats(): DemoAuthServerStats {
+  return {
+    tokenRequests: {},
+    refreshRequests: 0,
+    refreshSuccesses: 0,
+    invalidGrants: 0,
+    revokedGrants: 0,
+    refreshReuses: 0,
+    tokenExchanges: 0,
+    revocations: 0,
+    introspections: 0,
+    codeExchanges: 0,
+    registrations: 0,
+  };
+}

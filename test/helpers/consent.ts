@@ -1,0 +1,261 @@
+// Drives the demo authorization server's login and consent pages with fetch, so tests get real grants without a browser.
+import { createHash, randomBytes } from 'node:crypto';
+import { CookieJar } from './cookieJar.js';
+
+export interface DriveOptions {
+  /** Login name at the demo authorization server; it becomes the `sub`. Default "demo". */
+  user?: string;
+  /** Reuse a jar to keep a session (or the gateway's cookies) across flows. Default: a fresh jar. */
+  jar?: CookieJar;
+  /** Press "abort" instead of "Continue" on the consent page (gives error=access_denied). */
+  deny?: boolean;
+  /**
+   * Where to stop: a prefix of the URL, or a predicate. Default: the first redirect that leaves the
+   * authorization server's origin after the flow reached it.
+   */
+  stopAt?: string | ((url: URL) => boolean);
+  /** Also GET the final location with the jar and return that response. Default false. */
+  follow?: boolean;
+  maxSteps?: number;
+}
+
+export interface DriveResult {
+  /** The final redirect target (e.g. the callback with code and state, or an error). */
+  location: string;
+  /** Every URL requested, in order (for debugging; contains no token beyond the final code). */
+  visited: string[];
+  /** Prompts that were answered ("login", "consent"). */
+  prompts: string[];
+  jar: CookieJar;
+  /** Present when `follow` was set. */
+  response?: Response;
+  /** Present when `follow` was set: the response body as text. */
+  body?: string;
+}
+
+/**
+ * Follows an authorization URL (the AS's /auth, or a gateway route that redirects there) through
+ * login and consent, and returns where the AS finally sends the browser.
+ */
+export async function driveAuthorization(authorizeUrl: string, opts: DriveOptions = {}): Promise<DriveResult> {
+  const user = opts.user ?? 'demo';
+  const jar = opts.jar ?? new CookieJar();
+  const visited: string[] = [];
+  const prompts: string[] = [];
+  const maxSteps = opts.maxSteps ?? 20;
+  let asOrigin: string | undefined;
+
+  const shouldStop = (u: URL, from: URL): boolean => {
+    if (typeof opts.stopAt === 'string') return u.href.startsWith(opts.stopAt);
+    if (typeof opts.stopAt === 'function') return opts.stopAt(u);
+    return asOrigin !== undefined && from.origin === asOrigin && u.origin !== asOrigin;
+  };
+
+  let url = new URL(authorizeUrl);
+  let method = 'GET';
+  let form: URLSearchParams | undefined;
+  for (let step = 0; step < maxSteps; step += 1) {
+    visited.push(url.href);
+    const res = await jar.fetch(url, {
+      method,
+      ...(form ? { body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {}),
+    });
+    method = 'GET';
+    form = undefined;
+
+    if (res.status >= 300 && res.status < 400) {
+      await res.arrayBuffer();
+      const loc = res.headers.get('location');
+      if (!loc) throw new Error(`redirect without Location from ${url.origin}${url.pathname}`);
+      const next = new URL(loc, url);
+      if (asOrigin === undefined && next.pathname.startsWith('/interaction/')) asOrigin = next.origin;
+      if (asOrigin === undefined && /\/auth(\/|$)/.test(next.pathname)) asOrigin = next.origin;
+      if (shouldStop(next, url)) return finish(next.href);
+      url = next;
+      continue;
+    }
+
+    const text = await res.text();
+    if (res.status !== 200) {
+      throw new Error(
+        `authorization flow got HTTP ${res.status} at ${url.origin}${url.pathname}: ${text.slice(0, 300)}`,
+      );
+    }
+    const prompt = /name="prompt" value="(login|consent)"/.exec(text)?.[1];
+    if (!prompt) {
+      throw new Error(`authorization flow stopped at a page it cannot answer: ${url.origin}${url.pathname}`);
+    }
+    asOrigin ??= url.origin;
+    prompts.push(prompt);
+    if (prompt === 'consent' && opts.deny) {
+      url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
+      continue;
+    }
+    const action = /<form[^>]*action="([^"]+)"/.exec(text)?.[1]?.replace(/&amp;/g, '&') ?? url.pathname;
+    url = new URL(action, url);
+    method = 'POST';
+    form =
+      prompt === 'login'
+        ? new URLSearchParams({ prompt: 'login', login: user, password: 'demo' })
+        : new URLSearchParams({ prompt: 'consent' });
+  }
+  throw new Error(`authorization flow did not finish within ${maxSteps} steps`);
+
+  async function finish(location: string): Promise<DriveResult> {
+    const result: DriveResult = { location, visited, prompts, jar };
+    if (opts.follow) {
+      visited.push(location);
+      result.response = await jar.fetch(location);
+      result.body = await result.response.text();
+    }
+    return result;
+  }
+}
+
+export interface ClientAuth {
+  clientId: string;
+  clientSecret?: string;
+  /** Default client_secret_basic when a secret is given, else none. */
+  authMethod?: 'client_secret_basic' | 'client_secret_post' | 'none';
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in?: number;
+  refresh_token?: string;
+  id_token?: string;
+  scope?: string;
+  issued_token_type?: string;
+  [key: string]: unknown;
+}
+
+export class TokenError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly description?: string,
+  ) {
+    super(`token endpoint answered ${status} ${error}${description ? `: ${description}` : ''}`);
+  }
+}
+
+/** POSTs to a token endpoint; throws TokenError on an OAuth error. */
+export async function tokenRequest(
+  tokenEndpoint: string,
+  client: ClientAuth,
+  params: Record<string, string | string[] | undefined>,
+): Promise<TokenResponse> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  const method = client.authMethod ?? (client.clientSecret ? 'client_secret_basic' : 'none');
+  if (method === 'client_secret_basic') {
+    const enc = (s: string) => encodeURIComponent(s);
+    headers.authorization = `Basic ${Buffer.from(`${enc(client.clientId)}:${enc(client.clientSecret ?? '')}`).toString('base64')}`;
+  } else {
+    body.set('client_id', client.clientId);
+    if (method === 'client_secret_post') body.set('client_secret', client.clientSecret ?? '');
+  }
+  const res = await fetch(tokenEndpoint, { method: 'POST', headers, body });
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) {
+    throw new TokenError(
+      res.status,
+      String(json.error ?? 'unknown'),
+      json.error_description ? String(json.error_description) : undefined,
+    );
+  }
+  return json as TokenResponse;
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface ObtainTokensOptions extends ClientAuth {
+  issuer: string;
+  redirectUri: string;
+  /** Scopes to ask for; add "openid offline_access" yourself, or rely on the default below. */
+  scopes: string[];
+  resource?: string | string[];
+  user?: string;
+  /** Default "consent" (needed for offline_access under OIDC). Pass null to omit. */
+  prompt?: string | null;
+  jar?: CookieJar;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+}
+
+export interface ObtainedTokens extends TokenResponse {
+  /** The authorization code that was redeemed (for canary checks). */
+  code: string;
+  jar: CookieJar;
+}
+
+/** Runs authorization code + PKCE against the demo AS and returns the token response. */
+export async function obtainTokens(opts: ObtainTokensOptions): Promise<ObtainedTokens> {
+  const issuer = opts.issuer.replace(/\/$/, '');
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(12).toString('base64url');
+  const auth = new URL(opts.authorizationEndpoint ?? `${issuer}/auth`);
+  auth.searchParams.set('client_id', opts.clientId);
+  auth.searchParams.set('response_type', 'code');
+  auth.searchParams.set('redirect_uri', opts.redirectUri);
+  auth.searchParams.set('scope', opts.scopes.join(' '));
+  auth.searchParams.set('state', state);
+  auth.searchParams.set('code_challenge', challenge);
+  auth.searchParams.set('code_challenge_method', 'S256');
+  if (opts.prompt !== null) auth.searchParams.set('prompt', opts.prompt ?? 'consent');
+  for (const r of opts.resource === undefined ? [] : [opts.resource].flat()) auth.searchParams.append('resource', r);
+
+  const driven = await driveAuthorization(auth.href, {
+    user: opts.user,
+    jar: opts.jar,
+    stopAt: (u) => u.href.split(/[?#]/)[0] === opts.redirectUri.split(/[?#]/)[0],
+  });
+  const back = new URL(driven.location);
+  const error = back.searchParams.get('error');
+  if (error) throw new Error(`authorization failed: ${error} ${back.searchParams.get('error_description') ?? ''}`);
+  if (back.searchParams.get('state') !== state) throw new Error('authorization response state mismatch');
+  const code = back.searchParams.get('code');
+  if (!code) throw new Error('authorization response has no code');
+
+  const tokens = await tokenRequest(opts.tokenEndpoint ?? `${issuer}/token`, opts, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: opts.redirectUri,
+    code_verifier: verifier,
+  });
+  return { ...tokens, code, jar: driven.jar };
+}
+
+/** A refresh at the token endpoint, optionally narrowed by scope and resource. */
+export function refreshTokens(
+  opts: ClientAuth & { issuer: string; refreshToken: string; scope?: string[]; resource?: string },
+): Promise<TokenResponse> {
+  return tokenRequest(`${opts.issuer.replace(/\/$/, '')}/token`, opts, {
+    grant_type: 'refresh_token',
+    refresh_token: opts.refreshToken,
+    scope: opts.scope?.join(' '),
+    resource: opts.resource,
+  });
+}
+
+/** An RFC 8693 exchange of an access token for a narrower one. */
+export function exchangeToken(
+  opts: ClientAuth & { issuer: string; subjectToken: string; scope?: string[]; resource?: string; audience?: string },
+): Promise<TokenResponse> {
+  return tokenRequest(`${opts.issuer.replace(/\/$/, '')}/token`, opts, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: opts.subjectToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    scope: opts.scope?.join(' '),
+    resource: opts.resource,
+    audience: opts.audience,
+  });
+}
