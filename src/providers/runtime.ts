@@ -1,0 +1,330 @@
+// A configured provider at run time: endpoints (config, preset or discovery), client auth and token requests.
+import type { ResolvedProvider } from '../config/types.js';
+import { discoverEndpoints } from './discovery.js';
+import { revokeRfc7009 } from './revocation.js';
+import { requestTokens, type TokenClientOptions } from './tokenClient.js';
+import {
+  type AuthorizationUrlRequest,
+  type ClientAuthMethod,
+  type NarrowingPlan,
+  type ProviderEndpoints,
+  type ProviderPreset,
+  type ProviderRuntime,
+  type RevocationOutcome,
+  type RevocationTokens,
+  TokenEndpointError,
+  type TokenRequestOptions,
+  type TokenSet,
+} from './types.js';
+
+export interface ProviderRuntimeOptions {
+  fetch?: typeof fetch;
+  /** Per token request. */
+  timeoutMs?: number;
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+export function createProviderRuntime(
+  config: ResolvedProvider,
+  preset: ProviderPreset | undefined,
+  opts: ProviderRuntimeOptions = {},
+): ProviderRuntime {
+  const fetchImpl = opts.fetch ?? globalThis.fetch;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const narrowingMode = preset?.narrowing ?? 'yes';
+  const sendResource = preset?.resourceParameter ?? true;
+  const separator = preset?.scopeSeparator ?? ' ';
+  const audience = config.resource ?? new URL(config.apiBaseUrl).origin;
+  let endpointsPromise: Promise<ProviderEndpoints> | undefined;
+  let scopesSupported: string[] | undefined;
+
+  const explicit: Partial<ProviderEndpoints> = stripUndefined({
+    issuer: config.issuer,
+    authorizationEndpoint: config.authorizationEndpoint,
+    tokenEndpoint: config.tokenEndpoint,
+    revocationEndpoint: config.revocationEndpoint,
+    deviceAuthorizationEndpoint: config.deviceAuthorizationEndpoint,
+    jwksUri: config.jwksUri,
+  });
+
+  async function resolveEndpoints(signal?: AbortSignal): Promise<ProviderEndpoints> {
+    const fixed = preset?.endpoints(config) ?? {};
+    const explicitComplete = Boolean(explicit.tokenEndpoint && explicit.authorizationEndpoint);
+    const issuer = config.issuer ?? (explicitComplete ? undefined : preset?.discovery?.issuer(config));
+    let discovered: Partial<ProviderEndpoints> = {};
+    if (issuer) {
+      try {
+        const d = await discoverEndpoints(issuer, {
+          clientId: config.clientId,
+          algorithm: config.issuer ? undefined : preset?.discovery?.algorithm,
+          fetch: fetchImpl,
+          signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
+        });
+        scopesSupported = d.scopesSupported;
+        discovered = stripUndefined(d);
+      } catch (err) {
+        // A preset that knows its endpoints can do without its metadata document.
+        if (!fixed.tokenEndpoint || config.issuer) {
+          throw new TokenEndpointError(
+            config.name,
+            'transient',
+            { oauthError: 'discovery_failed', what: 'discovery' },
+            { cause: err },
+          );
+        }
+      }
+    }
+    const merged = { ...fixed, ...discovered, ...explicit };
+    if (!merged.tokenEndpoint) {
+      throw new TokenEndpointError(config.name, 'rejected', { oauthError: 'no_token_endpoint', what: 'configuration' });
+    }
+    return merged as ProviderEndpoints;
+  }
+
+  function endpoints(o?: TokenRequestOptions): Promise<ProviderEndpoints> {
+    if (!endpointsPromise) {
+      const p = resolveEndpoints(o?.signal);
+      endpointsPromise = p;
+      // A failed discovery is not cached: the next call tries again.
+      p.catch(() => {
+        if (endpointsPromise === p) endpointsPromise = undefined;
+      });
+    }
+    return endpointsPromise;
+  }
+
+  async function clientOptions(
+    o?: TokenRequestOptions,
+  ): Promise<{ client: TokenClientOptions; ep: ProviderEndpoints }> {
+    const ep = await endpoints(o);
+    return {
+      ep,
+      client: {
+        provider: config.name,
+        clientId: config.clientId,
+        clientSecret: config.clientSecret,
+        clientAuth: clientAuthFor(config, preset, ep),
+        preset,
+        fetch: fetchImpl,
+        timeoutMs,
+      },
+    };
+  }
+
+  function formatScopes(scopes: string[]): string {
+    return scopes.join(separator);
+  }
+
+  function narrowingFor(scopes: string[]): NarrowingPlan {
+    const resource = sendResource ? config.resource : undefined;
+    if (narrowingMode === 'none' || scopes.length === 0) return { mode: narrowingMode, resource };
+    if (narrowingMode === 'per-resource' && preset?.resourceOfScope) {
+      const resources = new Set(scopes.map((s) => preset.resourceOfScope!(s)).filter(Boolean));
+      if (resources.size > 1) {
+        throw new TokenEndpointError(config.name, 'invalid_scope', {
+          oauthError: 'scopes_span_resources',
+          what: 'narrowing',
+        });
+      }
+    }
+    return { mode: narrowingMode, scope: [...scopes], resource };
+  }
+
+  function narrowedBy(plan: NarrowingPlan, tokens: TokenSet): boolean {
+    if (plan.mode === 'none' || !plan.scope) return false;
+    if (tokens.scope) {
+      const asked = new Set(plan.scope);
+      return tokens.scope.every((s) => asked.has(s));
+    }
+    // RFC 6749 s.5.1: scope may be left out when it is the one asked for; `verify` won't assume that.
+    return plan.mode !== 'verify';
+  }
+
+  function authorizationScopes(scopes: string[]): string[] {
+    const extra =
+      preset?.offlineAccess.scopes ?? (scopesSupported?.includes('offline_access') ? ['offline_access'] : []);
+    return [...new Set([...scopes, ...extra])];
+  }
+
+  async function authorizationUrl(req: AuthorizationUrlRequest): Promise<URL> {
+    const ep = await endpoints();
+    if (!ep.authorizationEndpoint) {
+      throw new TokenEndpointError(config.name, 'rejected', {
+        oauthError: 'no_authorization_endpoint',
+        what: 'configuration',
+      });
+    }
+    const url = new URL(ep.authorizationEndpoint);
+    const scopes = authorizationScopes(req.scopes);
+    const params: Record<string, string | undefined> = {
+      response_type: 'code',
+      client_id: config.clientId,
+      redirect_uri: req.redirectUri,
+      scope: scopes.length ? formatScopes(scopes) : undefined,
+      state: req.state,
+      nonce: req.nonce,
+      login_hint: req.loginHint,
+      resource: sendResource ? config.resource : undefined,
+    };
+    if (req.codeChallenge && preset?.pkce !== 'none') {
+      params.code_challenge = req.codeChallenge;
+      params.code_challenge_method = 'S256';
+    }
+    // OIDC core: offline_access is honoured only with prompt=consent.
+    if (!preset && scopes.includes('offline_access')) params.prompt = 'consent';
+    Object.assign(params, preset?.offlineAccess.authorizeParams, config.authorizeParams, req.extraParams);
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
+    return url;
+  }
+
+  async function exchangeCode(
+    req: { code: string; redirectUri: string; codeVerifier?: string },
+    o?: TokenRequestOptions,
+  ): Promise<TokenSet> {
+    const { client, ep } = await clientOptions(o);
+    return requestTokens(
+      client,
+      ep.tokenEndpoint,
+      {
+        grant_type: 'authorization_code',
+        code: req.code,
+        redirect_uri: req.redirectUri,
+        code_verifier: req.codeVerifier,
+        resource: sendResource ? config.resource : undefined,
+      },
+      o?.signal,
+    );
+  }
+
+  async function refresh(refreshToken: string, plan?: NarrowingPlan, o?: TokenRequestOptions): Promise<TokenSet> {
+    const { client, ep } = await clientOptions(o);
+    return requestTokens(
+      client,
+      ep.tokenEndpoint,
+      {
+        grant_type: 'refresh_token',
+        refresh_token: refreshToken,
+        scope: plan?.scope?.length ? formatScopes(plan.scope) : undefined,
+        resource: plan?.resource,
+      },
+      o?.signal,
+    );
+  }
+
+  async function exchangeToken(
+    subjectToken: string,
+    plan: NarrowingPlan & { actor?: string },
+    o?: TokenRequestOptions,
+  ): Promise<TokenSet> {
+    const kind = preset?.exchange ?? 'rfc8693';
+    const { client, ep } = await clientOptions(o);
+    const scope = plan.scope?.length ? formatScopes(plan.scope) : undefined;
+    if (kind === 'obo') {
+      return requestTokens(
+        client,
+        ep.tokenEndpoint,
+        {
+          grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+          assertion: subjectToken,
+          requested_token_use: 'on_behalf_of',
+          scope,
+        },
+        o?.signal,
+      );
+    }
+    if (kind === 'none') {
+      throw new TokenEndpointError(config.name, 'rejected', {
+        oauthError: 'exchange_unsupported',
+        what: 'token exchange',
+      });
+    }
+    return requestTokens(
+      client,
+      ep.tokenEndpoint,
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subjectToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        requested_token_type: ACCESS_TOKEN_TYPE,
+        scope,
+        resource: plan.resource ?? (sendResource ? config.resource : undefined),
+        actor_token: plan.actor,
+        actor_token_type: plan.actor ? JWT_TOKEN_TYPE : undefined,
+      },
+      o?.signal,
+    );
+  }
+
+  async function canRevoke(): Promise<boolean> {
+    if (preset) return Boolean(preset.revoke);
+    return Boolean((await endpoints()).revocationEndpoint);
+  }
+
+  async function revoke(tokens: RevocationTokens, o?: TokenRequestOptions): Promise<RevocationOutcome> {
+    const ep = await endpoints(o);
+    const signal = o?.signal
+      ? AbortSignal.any([o.signal, AbortSignal.timeout(timeoutMs)])
+      : AbortSignal.timeout(timeoutMs);
+    const ctx = { provider: config, endpoints: ep, tokens, fetch: fetchImpl, signal };
+    try {
+      if (preset) {
+        if (!preset.revoke) {
+          return {
+            supported: false,
+            revoked: false,
+            detail: preset.revocationNote ?? `${preset.title} has no revocation verb`,
+          };
+        }
+        return await preset.revoke(ctx);
+      }
+      if (!ep.revocationEndpoint)
+        return { supported: false, revoked: false, detail: 'the provider publishes no revocation endpoint' };
+      return await revokeRfc7009(ctx, ep.revocationEndpoint, clientAuthFor(config, preset, ep));
+    } catch (err) {
+      return { supported: true, revoked: false, detail: `revocation request failed (${(err as Error).name})` };
+    }
+  }
+
+  return {
+    name: config.name,
+    config,
+    preset,
+    strategy: config.strategy,
+    rotation: preset?.rotation ?? 'unconfirmed',
+    narrowingMode,
+    audience,
+    endpoints,
+    narrowingFor,
+    narrowedBy,
+    authorizationScopes,
+    authorizationUrl,
+    exchangeCode,
+    refresh,
+    exchangeToken,
+    canRevoke,
+    revoke,
+    formatScopes,
+  };
+}
+
+/** The preset decides; otherwise Basic (RFC 6749's MUST) unless the server lists only post. */
+function clientAuthFor(
+  config: ResolvedProvider,
+  preset: ProviderPreset | undefined,
+  ep: ProviderEndpoints,
+): ClientAuthMethod {
+  if (!config.clientSecret) return 'none';
+  if (preset) return preset.clientAuth;
+  const methods = ep.tokenEndpointAuthMethods;
+  if (methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) {
+    return 'client_secret_post';
+  }
+  return 'client_secret_basic';
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

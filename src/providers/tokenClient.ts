@@ -1,0 +1,159 @@
+// One token endpoint request: client authentication, the provider's headers, parsing and the verdict.
+import { z } from 'zod';
+import { classifyStandard } from './classify.js';
+import type { ClientAuthMethod, ProviderPreset, TokenResponseView, TokenSet } from './types.js';
+import { TokenEndpointError } from './types.js';
+
+export interface TokenClientOptions {
+  provider: string;
+  clientId: string;
+  clientSecret?: string;
+  clientAuth: ClientAuthMethod;
+  preset?: ProviderPreset;
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+/** Providers' token responses are metadata we don't own: loose, with numbers that may be strings. */
+const TokenResponse = z.looseObject({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1).optional(),
+  expires_in: z.coerce.number().positive().optional(),
+  scope: z.string().optional(),
+  token_type: z.string().optional(),
+  id_token: z.string().optional(),
+  issued_token_type: z.string().optional(),
+});
+
+export function parseScopeString(scope: string | undefined): string[] | undefined {
+  if (scope === undefined) return undefined;
+  return scope.split(/[\s,]+/).filter(Boolean);
+}
+
+export function retryAfterSeconds(headers: Headers): number | undefined {
+  const v = headers.get('retry-after');
+  if (!v) return undefined;
+  const s = Number(v);
+  if (Number.isFinite(s) && s >= 0) return Math.ceil(s);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** JSON, or form-encoded (GitHub's default without `Accept: application/json`), or nothing. */
+export function parseBody(text: string, contentType: string | null): Record<string, unknown> | undefined {
+  const trimmed = text.trim();
+  if (!trimmed) return undefined;
+  const looksJson = contentType?.includes('json') || trimmed.startsWith('{');
+  if (looksJson) {
+    try {
+      const v: unknown = JSON.parse(trimmed);
+      return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (contentType?.includes('x-www-form-urlencoded') || /^[\w.-]+=[^\s]*$/.test(trimmed)) {
+    return Object.fromEntries(new URLSearchParams(trimmed));
+  }
+  return undefined;
+}
+
+/** RFC 6749 s.2.3.1: Basic credentials are form-encoded before base64. */
+function basicAuth(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+export function clientAuthHeaders(
+  opts: Pick<TokenClientOptions, 'clientId' | 'clientSecret' | 'clientAuth'>,
+  body: URLSearchParams,
+): Record<string, string> {
+  if (opts.clientAuth === 'client_secret_basic' && opts.clientSecret) {
+    return { authorization: basicAuth(opts.clientId, opts.clientSecret) };
+  }
+  body.set('client_id', opts.clientId);
+  if (opts.clientAuth === 'client_secret_post' && opts.clientSecret) body.set('client_secret', opts.clientSecret);
+  return {};
+}
+
+/**
+ * POSTs a token request and returns the tokens, or throws a TokenEndpointError whose `kind`
+ * the preset decided. Nothing from the response body reaches the error but its OAuth code.
+ */
+export async function requestTokens(
+  opts: TokenClientOptions,
+  endpoint: string,
+  params: Record<string, string | undefined>,
+  signal?: AbortSignal,
+): Promise<TokenSet> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) body.set(k, v);
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+    ...opts.preset?.tokenRequestHeaders,
+    ...clientAuthHeaders(opts, body),
+  };
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const what = params.grant_type ? `${shortGrant(params.grant_type)} request` : 'token request';
+  let response: Response;
+  let text: string;
+  try {
+    response = await opts.fetch(endpoint, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    text = await response.text();
+  } catch (err) {
+    const timedOut = timeout.aborted;
+    throw new TokenEndpointError(
+      opts.provider,
+      'transient',
+      { oauthError: timedOut ? 'timeout' : signal?.aborted ? 'aborted' : 'network_error', what },
+      { cause: err },
+    );
+  }
+  const view: TokenResponseView = {
+    status: response.status,
+    headers: response.headers,
+    body: parseBody(text, response.headers.get('content-type')),
+  };
+  const verdict = (opts.preset?.classify ?? classifyStandard)(view);
+  if (!verdict.ok) {
+    throw new TokenEndpointError(opts.provider, verdict.kind, {
+      oauthError: verdict.error,
+      status: response.status,
+      retryAfterSeconds: retryAfterSeconds(response.headers),
+      what,
+    });
+  }
+  const parsed = TokenResponse.safeParse(view.body);
+  if (!parsed.success) {
+    throw new TokenEndpointError(opts.provider, 'transient', {
+      oauthError: 'malformed_response',
+      status: response.status,
+      what,
+    });
+  }
+  const t = parsed.data;
+  return {
+    accessToken: t.access_token,
+    refreshToken: t.refresh_token,
+    expiresIn: t.expires_in,
+    scope: parseScopeString(t.scope),
+    tokenType: t.token_type,
+    idToken: t.id_token,
+    issuedTokenType: t.issued_token_type,
+  };
+}
+
+function shortGrant(grantType: string): string {
+  if (grantType === 'refresh_token') return 'refresh';
+  if (grantType === 'authorization_code') return 'code exchange';
+  if (grantType.endsWith('token-exchange')) return 'token exchange';
+  if (grantType.endsWith('jwt-bearer')) return 'on-behalf-of';
+  return grantType;
+}
