@@ -2,10 +2,13 @@
 import { z } from 'zod';
 
 /** A secret is never inline: it names an environment variable, or a file relative to the config. */
-export const SecretRef = z.union([
-  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
+export const SecretRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+    z.strictObject({ file: z.string().min(1) }),
+  ],
+  { error: 'must be a reference, {"env": "NAME"} or {"file": "path"}, never the secret itself' },
+);
 export type SecretRef = z.infer<typeof SecretRef>;
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -56,7 +59,12 @@ export const ProviderConfig = z
     if (p.preset === 'microsoft' && !p.tenant) {
       ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'required for preset "microsoft"' });
     }
-  });
+    // `when`: run even if a field failed, so that one pass reports every problem.
+  }, { when: (payload) => isPlainObject(payload.value) });
+
+function isPlainObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
 export const IdentityConfig = z.strictObject({
