@@ -51,7 +51,9 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
   res.end(JSON.stringify(body));
 }
 
-export function form(res: ServerResponse, status: number, body: Record<string, string>) {
+export function form(res: ServerResponse, status: number, body: Record<string, string | undefined>) {
   res.writeHead(status, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' });
-  res.end(new URLSearchParams(body).toString());
+  res.end(
+    new URLSearchParams(Object.entries(body).filter((e): e is [string, string] => e[1] !== undefined)).toString(),
+  );
 }

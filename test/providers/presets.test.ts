@@ -48,7 +48,7 @@ describe('github', () => {
         ? { access_token: 'ghu_new', refresh_token: 'ghr_new', expires_in: '28800', token_type: 'bearer', scope: '' }
         : { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.' };
     if (wantsJson) json(res, 200, body);
-    else form(res, 200, body as Record<string, string>);
+    else form(res, 200, body);
   };
 
   test('asks for JSON, sends the client in parameters, never a scope, and reads the rotated pair', async () => {
@@ -305,7 +305,7 @@ describe('narrowing and authorize parameters', () => {
   });
 
   test('a provider without a preset sends the narrowed scope and the resource indicator', async () => {
-    const s = await fake((req, res) => json(res, 200, { access_token: 'at', expires_in: 60 }));
+    const s = await fake((_req, res) => json(res, 200, { access_token: 'at', expires_in: 60 }));
     const rt = createProviderRuntime(
       provider({ tokenEndpoint: s.url, authorizationEndpoint: s.url, resource: 'https://api.example.test/' }),
       undefined,
