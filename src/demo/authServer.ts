@@ -13,8 +13,39 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import Provider, { type ClientMetadata, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { DemoStore } from './memoryAdapter.js';
+
+type OidcProviderModule = typeof import('oidc-provider');
+let loaded: Promise<OidcProviderModule> | undefined;
+
+/**
+ * oidc-provider prints development notices while it loads and starts (an unsupported-runtime warning on Node 20, the
+ * devInteractions notice). The demo knows; those lines only bury the connection instructions, so they are dropped.
+ */
+async function quietly<T>(fn: () => Promise<T> | T): Promise<T> {
+  const { warn, info } = console;
+  const filter =
+    (orig: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].startsWith('oidc-provider ')) return;
+      orig(...args);
+    };
+  console.warn = filter(warn);
+  console.info = filter(info);
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+    console.info = info;
+  }
+}
+
+function loadOidcProvider(): Promise<OidcProviderModule> {
+  loaded ??= quietly(() => import('oidc-provider'));
+  return loaded;
+}
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -146,6 +177,7 @@ function htmlEscape(s: string): string {
 }
 
 export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Promise<DemoAuthServer> {
+  const { default: Provider, errors } = await loadOidcProvider();
   const host = opts.host ?? '127.0.0.1';
   const accessTokenTTL = opts.accessTokenTTL ?? 300;
   const exchangeTokenTTL = opts.exchangeTokenTTL ?? 300;
@@ -194,13 +226,10 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
   // JWT access token id -> grant id, so an exchange can refuse a subject token whose grant was revoked.
   const grantOfJti = new Map<string, string>();
 
-  const store = new DemoStore();
+  const store = new DemoStore((message) => new errors.InvalidGrant(message));
   store.hooks = {
     onGrantDestroyed: () => {
       stats.revokedGrants += 1;
-    },
-    onRefreshReuse: () => {
-      stats.refreshReuses += 1;
     },
   };
 
@@ -319,10 +348,13 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     },
   };
 
-  const provider = new Provider(issuer, configuration);
+  const provider = await quietly(() => new Provider(issuer, configuration));
   // Koa would print 5xx errors to stderr; the demo stays quiet and reports through onError.
   provider.silent = true;
   provider.on('server_error', (_ctx: unknown, err: unknown) => opts.onError?.(err));
+  provider.on('grant.error', (_ctx: unknown, err: { error_detail?: string }) => {
+    if (err?.error_detail === 'refresh token already used') stats.refreshReuses += 1;
+  });
 
   provider.use(async (ctx, next) => {
     await next();
@@ -366,7 +398,9 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
         }
         if (gt === 'authorization_code' && ok) stats.codeExchanges += 1;
         if (gt === TOKEN_EXCHANGE_GRANT && ok) stats.tokenExchanges += 1;
-        if (isObj && body.error === 'invalid_grant') stats.invalidGrants += 1;
+        if (isObj && body.error === 'invalid_grant') {
+          stats.invalidGrants += 1;
+        }
         break;
       }
       case 'revocation':

@@ -1,7 +1,6 @@
 // The demo authorization server's storage: an in-memory oidc-provider adapter whose refresh-token consume is atomic,
 // so parallel reuse of one refresh token is caught the way a database-backed server catches it.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
 
 const GRANTABLE = new Set([
   'AccessToken',
@@ -34,7 +33,11 @@ export class DemoStore {
   readonly revokedGrants = new Set<string>();
   hooks: DemoStoreHooks = {};
 
-  constructor(private readonly clockTolerance = 0) {}
+  constructor(
+    /** Builds the provider's invalid_grant error (passed in so this module does not load oidc-provider). */
+    readonly invalidGrant: (message: string) => Error,
+    private readonly clockTolerance = 0,
+  ) {}
 
   get(model: string, id: string): AdapterPayload | undefined {
     const key = `${model}:${id}`;
@@ -138,7 +141,7 @@ class DemoAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const payload = this.store.get(this.model, id);
     if (!payload) {
-      if (this.model === 'RefreshToken') throw new errors.InvalidGrant('refresh token not found');
+      if (this.model === 'RefreshToken') throw this.store.invalidGrant('refresh token not found');
       return;
     }
     // Check-and-set without an await in between: exactly one of several parallel rotations wins.
@@ -146,7 +149,7 @@ class DemoAdapter implements Adapter {
       const grantId = payload.grantId;
       if (grantId) this.store.revokeGrant(grantId);
       this.store.hooks.onRefreshReuse?.(grantId);
-      throw new errors.InvalidGrant('refresh token already used');
+      throw this.store.invalidGrant('refresh token already used');
     }
     payload.consumed = Math.floor(Date.now() / 1000);
   }
