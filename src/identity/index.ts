@@ -1,0 +1,34 @@
+// Inbound identity over HTTP: what the transport mounts and what the tool-call path reads.
+export {
+  type CallerIdentity,
+  checkGatewayScopes,
+  missingScopes,
+  readCaller,
+  scopesOf,
+  toAuthInfo,
+} from './caller.js';
+export {
+  type AnyBearerError,
+  BearerError,
+  type BearerErrorCode,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  isBearerError,
+  VerifierUnavailableError,
+} from './errors.js';
+export {
+  createMetadataRouter,
+  PRM_PATH,
+  type ProtectedResourceMetadata,
+  protectedResourceMetadata,
+  protectedResourceMetadataUrl,
+} from './metadata.js';
+export {
+  createInboundAuth,
+  type InboundAuth,
+  type InboundAuthOptions,
+  type ScopesForTool,
+  type VerifiedCaller,
+} from './middleware.js';
+export { createTokenVerifier, gatewayResource, type TokenVerifier, type TokenVerifierOptions } from './verifier.js';

@@ -1,0 +1,226 @@
+// Inbound authorization for the HTTP transport: the gateway as an MCP-spec OAuth resource server.
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { Request, RequestHandler, Response, Router } from 'express';
+import type { Clock } from '../clock.js';
+import type { ResolvedIdentity } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { type CallerIdentity, missingScopes, readCaller, toAuthInfo } from './caller.js';
+import {
+  type AnyBearerError,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  isBearerError,
+  VerifierUnavailableError,
+} from './errors.js';
+import {
+  createMetadataRouter,
+  type ProtectedResourceMetadata,
+  protectedResourceMetadata,
+  protectedResourceMetadataUrl,
+} from './metadata.js';
+import { createTokenVerifier, type TokenVerifier } from './verifier.js';
+
+/** Gateway scopes a tool needs (its `gatewayScopes`), by tool name; undefined for none or no such tool. */
+export type ScopesForTool = (name: string) => readonly string[] | undefined;
+
+export interface InboundAuthOptions {
+  identity: ResolvedIdentity;
+  /** Where users reach the gateway. The resource defaults to `${publicUrl}/mcp`. */
+  publicUrl: string;
+  /** The MCP endpoint's URL, if not `${publicUrl}/mcp`. `identity.audience` overrides both. */
+  resource?: string;
+  fetch?: typeof fetch;
+  clock?: Clock;
+  logger?: Logger;
+  /** Shown to users by clients that display the PRM document. */
+  resourceName?: string;
+  /** Advertised in the PRM document; defaults to `identity.scopesSupported`, else the required scopes. */
+  scopesSupported?: string[];
+  /** Enables `stepUp`, the tools/call gate. */
+  scopesForTool?: ScopesForTool;
+  /** See TokenVerifierOptions. */
+  jwksCooldownMs?: number;
+  /** A verifier to use instead of building one from `identity` (tests, or a shared one). */
+  verifier?: TokenVerifier;
+}
+
+/** The caller as the lead's tool-call path wants it: the token's scopes are its gateway scopes. */
+export type VerifiedCaller = CallerIdentity & { gatewayScopes: string[] };
+
+export interface InboundAuth {
+  /** The resource identifier a token must be bound to (its `aud`). */
+  resource: string;
+  /** Where the PRM document is, as the 401 challenge names it. */
+  resourceMetadataUrl: string;
+  metadata: ProtectedResourceMetadata;
+  verifier: TokenVerifier;
+  /** Serves the PRM document; mount at the application root. */
+  metadataRouter: Router;
+  /** 401 with a challenge unless a valid bearer token is presented; then sets `req.auth`. */
+  requireCaller: RequestHandler;
+  /** 403 insufficient_scope unless the caller (set by requireCaller) holds every one of `scopes`. */
+  requireScopes(scopes: readonly string[]): RequestHandler;
+  /** 403 insufficient_scope for a JSON-RPC `tools/call` whose tool needs gateway scopes the caller lacks. */
+  toolScopeGate(scopesForTool: ScopesForTool): RequestHandler;
+  /** `toolScopeGate(opts.scopesForTool)`, where that was given. */
+  stepUp?: RequestHandler;
+  /** The caller that requireCaller verified, from the SDK's `extra.authInfo` in a tool handler. */
+  callerFromAuthInfo(authInfo: AuthInfo): VerifiedCaller;
+}
+
+/** `req.auth` is where the SDK's Streamable HTTP transport reads AuthInfo from. */
+type AuthedRequest = Request & { auth?: AuthInfo };
+
+/** RFC 6750 s.3 auth-params are quoted strings; a config value must not break out of one, or the header. */
+function quoted(value: string): string {
+  return `"${value.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`;
+}
+
+function union(...lists: ReadonlyArray<readonly string[]>): string[] {
+  return [...new Set(lists.flat())];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
+  const { identity, logger } = opts;
+  const fallbackResource = opts.resource ?? `${opts.publicUrl.replace(/\/+$/, '')}/mcp`;
+  const verifier =
+    opts.verifier ??
+    createTokenVerifier(identity, {
+      resource: fallbackResource,
+      fetch: opts.fetch,
+      clock: opts.clock,
+      jwksCooldownMs: opts.jwksCooldownMs,
+    });
+  const resource = verifier.resource;
+  const resourceMetadataUrl = protectedResourceMetadataUrl(resource);
+  const metadata = protectedResourceMetadata(identity, {
+    resource,
+    resourceName: opts.resourceName ?? 'Keyward',
+    scopesSupported: opts.scopesSupported,
+  });
+  const requiredScopes = identity.requiredScopes;
+
+  /** RFC 6750 s.3 and RFC 9728 s.5.1. No error code when the request carried no token (s.3.1). */
+  const challenge = (err?: AnyBearerError): string => {
+    const params: Array<[string, string]> = [];
+    if (err && err.code !== 'unavailable') {
+      params.push(['error', err.code], ['error_description', err.message]);
+    }
+    const scope = err instanceof InsufficientScopeError ? err.scopes : requiredScopes;
+    if (scope.length > 0) params.push(['scope', scope.join(' ')]);
+    params.push(['resource_metadata', resourceMetadataUrl]);
+    return `Bearer ${params.map(([k, v]) => `${k}=${quoted(v)}`).join(', ')}`;
+  };
+
+  const reject = (req: Request, res: Response, err: unknown): void => {
+    const bearer: AnyBearerError = isBearerError(err)
+      ? err
+      : new VerifierUnavailableError('the token could not be checked', { cause: err });
+    // The reason (and its cause) goes to the log; the caller gets the code and a short description.
+    const log = { reason: bearer.message, code: bearer.code, path: req.path, err: bearer.cause };
+    if (bearer.code === 'unavailable') logger?.warn(log, 'inbound token could not be verified');
+    else logger?.info(log, 'inbound token rejected');
+    res.setHeader('Cache-Control', 'no-store');
+    if (bearer.code === 'unavailable') {
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ error: 'temporarily_unavailable', error_description: bearer.message });
+      return;
+    }
+    res.setHeader('WWW-Authenticate', challenge(bearer));
+    res.status(bearer.status).json({ error: bearer.code, error_description: bearer.message });
+  };
+
+  const unauthenticated = (res: Response): void => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('WWW-Authenticate', challenge());
+    res.status(401).json({ error: 'unauthorized', error_description: 'a bearer token is required' });
+  };
+
+  /** The scopes a re-authorization should ask for: what it has, what it must always have, and what it lacks. */
+  const insufficient = (caller: CallerIdentity, needed: readonly string[]): InsufficientScopeError | undefined => {
+    const missing = missingScopes(caller.scopes, needed);
+    if (missing.length === 0) return undefined;
+    return new InsufficientScopeError(
+      `the token lacks scope ${missing.join(' ')}`,
+      union(requiredScopes, caller.scopes, needed),
+    );
+  };
+
+  const callerOf = (req: Request): CallerIdentity => {
+    const caller = readCaller((req as AuthedRequest).auth);
+    if (!caller) throw new Error('identity: requireCaller must run before this middleware');
+    return caller;
+  };
+
+  const requireCaller: RequestHandler = async (req, res, next) => {
+    try {
+      // RFC 6750 s.2.3 allows it, the MCP spec forbids it: a token in the URL lands in logs.
+      if (new URLSearchParams(req.originalUrl.split('?')[1] ?? '').has('access_token')) {
+        throw new InvalidRequestError('send the token in the Authorization header, not the URL');
+      }
+      const header = req.headers.authorization;
+      if (!header || !/^bearer(\s|$)/i.test(header)) {
+        unauthenticated(res);
+        return;
+      }
+      const match = /^bearer +(\S+) *$/i.exec(header);
+      if (!match?.[1]) throw new InvalidRequestError('the Authorization header must be "Bearer <token>"');
+      const caller = await verifier.verify(match[1]);
+      const lacking = insufficient(caller, requiredScopes);
+      if (lacking) throw lacking;
+      // From here on only the CallerIdentity travels: toAuthInfo drops the token (no passthrough).
+      (req as AuthedRequest).auth = toAuthInfo(caller, resource);
+      next();
+    } catch (err) {
+      reject(req, res, err);
+    }
+  };
+
+  const requireScopes = (scopes: readonly string[]): RequestHandler => {
+    const needed = [...scopes];
+    return (req, res, next) => {
+      const lacking = insufficient(callerOf(req), needed);
+      if (lacking) reject(req, res, lacking);
+      else next();
+    };
+  };
+
+  const toolScopeGate = (scopesForTool: ScopesForTool): RequestHandler => {
+    return (req, res, next) => {
+      const caller = callerOf(req);
+      // express.json has parsed the body. A batch is checked as a whole: one 403 for all of it.
+      const messages: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
+      const needed = new Set<string>();
+      for (const msg of messages) {
+        if (!isObject(msg) || msg.method !== 'tools/call' || !isObject(msg.params)) continue;
+        const name = msg.params.name;
+        if (typeof name !== 'string') continue;
+        for (const s of scopesForTool(name) ?? []) needed.add(s);
+      }
+      const lacking = needed.size > 0 ? insufficient(caller, [...needed]) : undefined;
+      if (lacking) reject(req, res, lacking);
+      else next();
+    };
+  };
+
+  const auth: InboundAuth = {
+    resource,
+    resourceMetadataUrl,
+    metadata,
+    verifier,
+    metadataRouter: createMetadataRouter(metadata),
+    requireCaller,
+    requireScopes,
+    toolScopeGate,
+    callerFromAuthInfo(authInfo) {
+      const caller = readCaller(authInfo);
+      if (!caller) throw new InvalidTokenError('no verified caller on this request');
+      return { ...caller, gatewayScopes: caller.scopes };
+    },
+  };
+  if (opts.scopesForTool) auth.stepUp = toolScopeGate(opts.scopesForTool);
+  return auth;
+}
