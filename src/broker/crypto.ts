@@ -96,7 +96,7 @@ function checkKey(option: string, k: EncryptionKey): void {
 export function createGrantCipher(opts: { current: EncryptionKey; previous?: EncryptionKey[] }): KeywardCipher {
   checkKey('encryption.current', opts.current);
   const previous = opts.previous ?? [];
-  previous.forEach((k, i) => checkKey(`encryption.previous[${i}]`, k));
+  for (const [i, k] of previous.entries()) checkKey(`encryption.previous[${i}]`, k);
 
   // Several keys may share a kid only by misconfiguration; try each rather than guess.
   const byKid = new Map<string, Uint8Array[]>();
