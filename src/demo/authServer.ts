@@ -48,6 +48,7 @@ function loadOidcProvider(): Promise<OidcProviderModule> {
 }
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const DEMO_CLIENT_ID = 'keyward-demo';
 export const DEMO_USER = 'demo';
@@ -238,7 +239,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     client_name: 'Keyward demo gateway',
     application_type: 'native',
     token_endpoint_auth_method: 'none',
-    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT],
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE_GRANT, DEVICE_CODE_GRANT],
     response_types: ['code'],
     redirect_uris: opts.redirectUris ?? [
       'http://127.0.0.1/callback/demo',
@@ -277,7 +278,8 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       BackchannelAuthenticationRequest: 600,
       PreAuthorizedCode: 600,
     },
-    clientBasedCORS: () => false,
+    // Browser-based clients on this machine (e.g. the MCP Inspector) may call the token endpoint.
+    clientBasedCORS: (_ctx, origin) => /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(origin),
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.body = html(
@@ -357,6 +359,8 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
   });
 
   provider.use(async (ctx, next) => {
+    // RFC 8414 discovery (what MCP clients try first) answers with the same document as OIDC discovery.
+    if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
     await next();
     observe(ctx as KoaContextWithOIDC);
   });

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startTestAuthServer, type TestAuthServer } from '../helpers/authServer.js';
 import {
+  deviceGrant,
   driveAuthorization,
   exchangeToken,
   obtainTokens,
@@ -354,8 +355,42 @@ test('metadata advertises what the gateway relies on', async () => {
   expect(meta.revocation_endpoint).toBe(t.as.revocationEndpoint);
   expect(meta.introspection_endpoint).toBe(t.as.introspectionEndpoint);
   expect(meta.device_authorization_endpoint).toBe(t.as.deviceAuthorizationEndpoint);
-  const oauthMeta = await fetch(`${t.issuer}/.well-known/oauth-authorization-server`);
-  expect([200, 404]).toContain(oauthMeta.status);
+  const oauthMeta = (await (await fetch(`${t.issuer}/.well-known/oauth-authorization-server`)).json()) as {
+    issuer: string;
+  };
+  expect(oauthMeta.issuer).toBe(t.issuer);
+});
+
+test('the token endpoint answers CORS preflights from loopback origins only', async () => {
+  const preflight = (origin: string) =>
+    fetch(t.as.tokenEndpoint, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+  expect((await preflight('http://localhost:6274')).headers.get('access-control-allow-origin')).toBe(
+    'http://localhost:6274',
+  );
+  const res = await fetch(t.as.tokenEndpoint, {
+    method: 'POST',
+    headers: { origin: 'https://evil.example' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: t.clientId }),
+  });
+  expect(res.headers.get('access-control-allow-origin')).toBeNull();
+});
+
+test('the device authorization grant (RFC 8628) works for the demo client', async () => {
+  const tok = await deviceGrant({
+    issuer: t.issuer,
+    clientId: t.clientId,
+    scopes: ['openid', 'offline_access', 'notes:read'],
+    resource: t.resource,
+    user: 'carol',
+  });
+  const at = decodeJwt(tok.access_token);
+  expect(at.sub).toBe('carol');
+  expect(at.aud).toBe(t.resource);
+  expect(tok.refresh_token).toBeTruthy();
+  expect(t.as.issued.has(tok.refresh_token!)).toBe(true);
 });
 
 test('writes nothing to stdout', async () => {

@@ -259,3 +259,90 @@ export function exchangeToken(
     audience: opts.audience,
   });
 }
+
+export interface DeviceApproval {
+  prompts: string[];
+  visited: string[];
+  /** The last page's HTML (the success or error page). */
+  html: string;
+  jar: CookieJar;
+}
+
+/**
+ * Plays the user's side of the device authorization grant (RFC 8628): opens the verification URI with the code,
+ * confirms it, logs in and consents.
+ */
+export async function approveDeviceCode(
+  verificationUriComplete: string,
+  opts: { user?: string; jar?: CookieJar; deny?: boolean; maxSteps?: number } = {},
+): Promise<DeviceApproval> {
+  const user = opts.user ?? 'demo';
+  const jar = opts.jar ?? new CookieJar();
+  const prompts: string[] = [];
+  const visited: string[] = [];
+  let url = new URL(verificationUriComplete);
+  let form: URLSearchParams | undefined;
+  for (let step = 0; step < (opts.maxSteps ?? 20); step += 1) {
+    visited.push(url.href);
+    const res = await jar.fetch(url, form ? { method: 'POST', body: form } : {});
+    form = undefined;
+    if (res.status >= 300 && res.status < 400) {
+      await res.arrayBuffer();
+      url = new URL(res.headers.get('location') ?? '', url);
+      continue;
+    }
+    const html = await res.text();
+    if (res.status !== 200) throw new Error(`device flow got HTTP ${res.status} at ${url.pathname}`);
+    const prompt = /name="prompt" value="(login|consent)"/.exec(html)?.[1];
+    const formTag = /<form[^>]*action="([^"]+)"[^>]*>/.exec(html) ?? /<form[^>]*>/.exec(html);
+    if (prompt) {
+      prompts.push(prompt);
+      if (prompt === 'consent' && opts.deny) {
+        url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
+        continue;
+      }
+      url = new URL(/<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? url.pathname, url);
+      form =
+        prompt === 'login'
+          ? new URLSearchParams({ prompt: 'login', login: user, password: 'demo' })
+          : new URLSearchParams({ prompt: 'consent' });
+      continue;
+    }
+    if (!formTag) return { prompts, visited, html, jar };
+    if (html.includes('op.deviceInputForm')) throw new Error('the device code was not accepted');
+    const action = /action="([^"]+)"/.exec(formTag[0])?.[1]?.replace(/&amp;/g, '&') ?? url.pathname;
+    form = new URLSearchParams();
+    for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)) {
+      form.append(
+        m[1]!,
+        m[2]!
+          .replace(/&amp;/g, '&')
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'"),
+      );
+    }
+    if (opts.deny && html.includes('op.deviceConfirmForm')) {
+      form.delete('confirm');
+      form.set('abort', 'yes');
+    }
+    url = new URL(action, url);
+  }
+  throw new Error('device flow did not finish');
+}
+
+/** The whole device grant against the demo AS: request codes, approve them as `user`, poll for the tokens. */
+export async function deviceGrant(
+  opts: ClientAuth & { issuer: string; scopes: string[]; resource?: string; user?: string },
+): Promise<TokenResponse> {
+  const issuer = opts.issuer.replace(/\/$/, '');
+  const body = new URLSearchParams({ client_id: opts.clientId, scope: opts.scopes.join(' ') });
+  if (opts.resource) body.set('resource', opts.resource);
+  const res = await fetch(`${issuer}/device/auth`, { method: 'POST', body });
+  const codes = (await res.json()) as { device_code: string; verification_uri_complete: string; error?: string };
+  if (!res.ok) throw new Error(`device authorization failed: ${codes.error}`);
+  await approveDeviceCode(codes.verification_uri_complete, { user: opts.user });
+  return tokenRequest(`${issuer}/token`, opts, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    device_code: codes.device_code,
+  });
+}
