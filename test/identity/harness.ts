@@ -74,5 +74,11 @@ export async function post(app: TestApp, token: string | undefined, body = rpc('
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`${app.url}/mcp`, { method: 'POST', headers, body });
   const text = await res.text();
-  return { status: res.status, challenge: res.headers.get('www-authenticate'), text, body: JSON.parse(text) };
+  return {
+    status: res.status,
+    headers: res.headers,
+    challenge: res.headers.get('www-authenticate'),
+    text,
+    body: JSON.parse(text),
+  };
 }
