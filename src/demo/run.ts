@@ -4,7 +4,7 @@ import { createGateway, type Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../log.js';
 import { type HttpOptions, type HttpServerHandle, listenHttp } from '../transports/http.js';
 import { type DemoApi, startDemoApi } from './api.js';
-import { type DemoAuthServer, DEMO_CLIENT_ID, NOTES_SCOPES, startDemoAuthServer } from './authServer.js';
+import { DEMO_CLIENT_ID, type DemoAuthServer, NOTES_SCOPES, startDemoAuthServer } from './authServer.js';
 
 export interface RunningDemo {
   authServer: DemoAuthServer;
@@ -18,7 +18,9 @@ export interface RunningDemo {
 export function demoProvider(config: ResolvedConfig) {
   const provider = Object.values(config.providers).find((p) => p.clientId === DEMO_CLIENT_ID && p.issuer);
   if (!provider?.issuer || !provider.resource) {
-    throw new Error(`the demo needs a provider with clientId "${DEMO_CLIENT_ID}", an issuer and a resource in the config`);
+    throw new Error(
+      `the demo needs a provider with clientId "${DEMO_CLIENT_ID}", an issuer and a resource in the config`,
+    );
   }
   return provider as typeof provider & { issuer: string; resource: string };
 }

@@ -2,8 +2,8 @@
 import { DownstreamError, InsufficientScopeError } from '../errors.js';
 import type { DownstreamResponse } from './send.js';
 
+/** A 401 never gets here: the tool-call path renews the credential first. */
 export type ApiFailure =
-  | { kind: 'unauthorized' }
   | { kind: 'insufficient_scope'; error: InsufficientScopeError }
   | { kind: 'failed'; error: DownstreamError };
 
@@ -82,7 +82,6 @@ export function classifyApiFailure(
   res: DownstreamResponse,
   ctx: { provider: string; grantedScopes: string[]; toolScopes: string[]; nowMs: number },
 ): ApiFailure {
-  if (res.status === 401) return { kind: 'unauthorized' };
   const body = res.contentType.includes('json') ? parseJson(res.text) : undefined;
   const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
 
