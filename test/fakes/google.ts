@@ -54,7 +54,8 @@ export interface FakeGoogleOptions {
   clientSecret?: string;
   /**
    * Whether a refresh with a narrower `scope` gets a narrower token. The docs leave it unconfirmed;
-   * `true` (default) honours it, `false` answers with the grant's full scope.
+   * `true` (default) honours it (and refuses scopes outside the grant with `invalid_scope`),
+   * `false` ignores the parameter and answers with the grant's own scopes.
    */
   narrowOnRefresh?: boolean;
   /** Insufficient-scope 403 in the legacy form only (`errors[].reason: insufficientPermissions`, no details). */
@@ -330,11 +331,12 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
       return tokenError(res, 400, 'unsupported_grant_type', 'Invalid grant_type');
     const grant = refreshTokens.get(form.get('refresh_token') ?? '');
     if (!grant) return tokenError(res, 400, 'invalid_grant', 'Token has been expired or revoked.');
-    const asked = (form.get('scope') ?? '').split(' ').filter(Boolean);
+    // With narrowOnRefresh off, the scope parameter is ignored altogether.
+    const asked = opts.narrowOnRefresh === false ? [] : (form.get('scope') ?? '').split(' ').filter(Boolean);
     if (asked.some((s) => !grant.scopes.includes(s))) {
       return tokenError(res, 400, 'invalid_scope', 'Some requested scopes were not granted.');
     }
-    const scopes = asked.length && opts.narrowOnRefresh !== false ? asked : grant.scopes;
+    const scopes = asked.length ? asked : grant.scopes;
     const accessToken = mintToken('ya29');
     tokens.set(accessToken, { scopes, label: grant.label });
     // No rotation: the answer carries no refresh_token, and the old one stays good.
