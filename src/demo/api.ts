@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  decodeJwt,
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
@@ -73,6 +74,12 @@ export interface DemoApi {
   notes: Map<string, Map<string, Note>>;
   /** Answer the next n requests with `status` (default 401, with invalid_token) even for good tokens. */
   failNext(n: number, status?: number): void;
+  /**
+   * Refuse the tokens of `sub` issued before now (every one it has seen, and any older one), as an API that checks
+   * revocation would; tokens issued later pass.
+   * JWTs are otherwise valid until they expire, whatever happens to the grant behind them.
+   */
+  revokeTokensOf(sub: string): void;
   /** Trust another issuer (e.g. the gateway, once its URL is known). */
   trust(issuer: TrustedIssuer): void;
   reset(): void;
@@ -118,6 +125,10 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
   const stats = { requests: 0, unauthorized: 0, forbidden: 0, forcedFailures: 0 };
   const notes = new Map<string, Map<string, Note>>();
   let failRemaining = 0;
+  /** sub -> epoch seconds: tokens of that user issued before it are refused ... */
+  const revokedBefore = new Map<string, number>();
+  /** ... and so are the ones already seen (same-second tokens issued after a revocation still pass). */
+  const revokedJtis = new Set<string>();
   let failStatus = 401;
 
   const verifiers: Array<{ issuer?: string; keys: JWTVerifyGetKey }> = [];
@@ -149,9 +160,18 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
   const audiences = new Set([resource, `${resource}/`]);
 
   async function verify(token: string): Promise<JWTPayload> {
-    if (verifiers.length === 0) throw invalidToken('no trusted issuer');
+    let claimedIss: string | undefined;
+    try {
+      const iss = decodeJwt(token).iss;
+      claimedIss = typeof iss === 'string' ? iss : undefined;
+    } catch {
+      throw invalidToken('malformed token');
+    }
+    // Only verifiers that could accept this issuer; saves a JWKS refetch at every other issuer for an unknown kid.
+    const candidates = verifiers.filter((v) => v.issuer === undefined || v.issuer === claimedIss);
+    if (candidates.length === 0) throw invalidToken('untrusted issuer');
     let lastError = 'invalid token';
-    for (const v of verifiers) {
+    for (const v of candidates) {
       try {
         const { payload } = await jwtVerify(token, v.keys, {
           algorithms,
@@ -162,6 +182,9 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
         const aud = payload.aud;
         const auds = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
         if (!auds.some((a) => audiences.has(a))) throw invalidToken('audience mismatch');
+        const cutoff = revokedBefore.get(String(payload.sub));
+        if (cutoff !== undefined && (payload.iat ?? 0) < cutoff) throw invalidToken('token revoked');
+        if (payload.jti !== undefined && revokedJtis.has(payload.jti)) throw invalidToken('token revoked');
         return payload;
       } catch (err) {
         if (err instanceof HttpError) throw err;
@@ -299,8 +322,14 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
       failStatus = status;
     },
     trust,
+    revokeTokensOf(sub: string) {
+      revokedBefore.set(sub, Math.floor(Date.now() / 1000));
+      for (const r of seen) if (r.sub === sub && r.jti) revokedJtis.add(r.jti);
+    },
     reset() {
       seen.length = 0;
+      revokedBefore.clear();
+      revokedJtis.clear();
       notes.clear();
       failRemaining = 0;
       Object.assign(stats, { requests: 0, unauthorized: 0, forbidden: 0, forcedFailures: 0 });

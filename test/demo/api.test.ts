@@ -191,3 +191,18 @@ test('trusts several issuers by JWKS URL: the AS and a gateway that mints its ow
     await new Promise((r) => jwksServer.close(r));
   }
 });
+
+test('revokeUser: old tokens get 401, refresh fails, a fresh consent works at once', async () => {
+  const first = await t.grant({ user: 'dave' });
+  expect((await call('/notes', first.access_token)).status).toBe(200);
+  expect(await t.revokeUser('dave')).toBe(1);
+  const res = await call('/notes', first.access_token);
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+  await expect(
+    refreshTokens({ issuer: t.issuer, clientId: t.clientId, refreshToken: first.refresh_token! }),
+  ).rejects.toMatchObject({ error: 'invalid_grant' });
+  const again = await t.grant({ user: 'dave' });
+  expect((await call('/notes', again.access_token)).status).toBe(200);
+  expect((await call('/notes', demoToken)).status).toBe(200);
+});

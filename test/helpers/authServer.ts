@@ -33,6 +33,11 @@ export interface TestAuthServer {
       clientSecret: string;
     }>,
   ): Promise<ObtainedTokens>;
+  /**
+   * Revocation mid-task: the AS revokes every grant of `sub` (refresh and exchange now fail with invalid_grant)
+   * and the API refuses that user's tokens issued so far (401 invalid_token). Returns the grants revoked.
+   */
+  revokeUser(sub: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -85,6 +90,10 @@ export async function startTestAuthServer(opts: TestAuthServerOptions = {}): Pro
         resource: g.resource ?? api.resource,
         user: g.user ?? 'demo',
       });
+    },
+    async revokeUser(sub: string) {
+      api.revokeTokensOf(sub);
+      return as.revokeGrantsOf(sub);
     },
     async close() {
       await Promise.all([as.close(), api.close()]);
