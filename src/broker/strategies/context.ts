@@ -1,0 +1,52 @@
+// What every strategy shares: the store, the cipher, the lock, the caches, and the broker's policies.
+import type { Clock } from '../../clock.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import type { ProviderRegistry } from '../../providers/types.js';
+import type { CachedCredential, CacheSource, CredentialCache } from '../credentialCache.js';
+import type { SigningKeys } from '../signingKey.js';
+import type { KeyedQueue, SingleFlight } from '../singleFlight.js';
+import { CallCredential, type GrantCipher, type GrantStore, type RefreshLock, type Strategy } from '../types.js';
+import type { RetryPolicy } from './retry.js';
+
+export interface BrokerContext {
+  config: ResolvedConfig;
+  store: GrantStore;
+  cipher: GrantCipher;
+  lock: RefreshLock;
+  providers: ProviderRegistry;
+  signingKeys: SigningKeys;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  cache: CredentialCache;
+  flights: SingleFlight;
+  queue: KeyedQueue;
+  /** false only in tests that prove the coalescing tests can fail. */
+  coalesce: boolean;
+  /** A credential is not handed out this close to its expiry. */
+  skewMs: number;
+  retry: RetryPolicy;
+  lockWaitMs: number;
+  lockTtlMs: number;
+  /** Used when a provider names no expires_in. */
+  defaultLifetimeMs: number;
+  mintTtlSeconds: number;
+}
+
+/** Where a credential came from, for the credentials metric. */
+export type CredentialSource = CacheSource | 'refresh' | 'exchange' | 'mint' | 'grant';
+
+export function toCallCredential(c: CachedCredential): CallCredential {
+  return new CallCredential(c.token, c.meta);
+}
+
+export function countCredential(
+  ctx: BrokerContext,
+  provider: string,
+  strategy: Strategy,
+  source: CredentialSource,
+): void {
+  ctx.metrics.credentials.inc({ provider, strategy, source });
+}

@@ -1,0 +1,118 @@
+// Strategy `exchange`: RFC 8693 (or Entra on-behalf-of) of the grant's token for one narrowed to the tool, with `act`.
+import { ReauthRequiredError } from '../../errors.js';
+import type { ProviderRuntime, TokenSet } from '../../providers/types.js';
+import { TokenEndpointError } from '../../providers/types.js';
+import { type CachedCredential, credentialId } from '../credentialCache.js';
+import type { CallCredential, CredentialRequest, Grant } from '../types.js';
+import { type BrokerContext, countCredential, toCallCredential } from './context.js';
+import { grantAccessToken, translateFailure } from './grantRefresh.js';
+import { planFor } from './refresh.js';
+import { retryTransient } from './retry.js';
+
+export async function exchangeCredential(
+  ctx: BrokerContext,
+  runtime: ProviderRuntime,
+  req: CredentialRequest,
+  grant: Grant,
+  opts: { rejected?: CallCredential } = {},
+): Promise<CallCredential> {
+  const scopes = req.tool.scopes;
+  const plan = planFor(ctx, runtime, scopes);
+  const key = ctx.cache.keyFor(grant, 'exchange', scopes, runtime.audience);
+  if (!opts.rejected) {
+    const hit = await ctx.cache.get(key, grant);
+    if (hit) {
+      countCredential(ctx, runtime.name, 'exchange', hit.source);
+      return toCallCredential(hit.cred);
+    }
+  } else {
+    await ctx.cache.drop(key, opts.rejected.meta.id);
+  }
+
+  const run = async (): Promise<CachedCredential> => {
+    // After a 401 the subject token is suspect too: renew it, coalesced with every other such call.
+    let subject = await grantAccessToken(ctx, runtime, grant, scopes, {
+      rejectedGeneration: opts.rejected ? opts.rejected.meta.generation : undefined,
+      signal: req.signal,
+    });
+    const exchange = (token: string) =>
+      retryTransient(
+        () => runtime.exchangeToken(token, { ...plan, mode: plan.mode }, { signal: req.signal }),
+        ctx.retry,
+        {
+          signal: req.signal,
+        },
+      );
+    let tokens: TokenSet;
+    try {
+      tokens = await exchange(subject.token);
+    } catch (err) {
+      if (!(err instanceof TokenEndpointError)) throw err;
+      if (err.kind !== 'dead' || subject.source === 'refresh') throw failure(ctx, err, runtime, scopes, subject.grant);
+      // The stored subject token died early (revoked session, key roll): refresh once and try again.
+      subject = await grantAccessToken(ctx, runtime, subject.grant, scopes, {
+        rejectedGeneration: subject.grant.generation,
+        signal: req.signal,
+      });
+      try {
+        tokens = await exchange(subject.token);
+      } catch (err2) {
+        if (!(err2 instanceof TokenEndpointError)) throw err2;
+        throw failure(ctx, err2, runtime, scopes, subject.grant);
+      }
+    }
+    const now = ctx.clock.now();
+    const lifetime = tokens.expiresIn !== undefined ? tokens.expiresIn * 1000 : ctx.defaultLifetimeMs;
+    const narrowed = runtime.narrowedBy(plan, tokens);
+    const cred: CachedCredential = {
+      token: tokens.accessToken,
+      meta: {
+        id: credentialId(tokens.accessToken),
+        strategy: 'exchange',
+        narrowed,
+        scopes: [...(tokens.scope ?? (narrowed ? scopes : subject.grant.scopes))],
+        audience: runtime.audience,
+        grantId: subject.grant.id,
+        generation: subject.grant.generation,
+        // Never beyond the subject token's life.
+        expiresAt: Math.min(now + lifetime, subject.expiresAt ?? Number.POSITIVE_INFINITY),
+      },
+    };
+    await ctx.cache.set(key, subject.grant, cred);
+    return cred;
+  };
+
+  const flightKey = opts.rejected ? `${key}:after:${opts.rejected.meta.id}` : key;
+  const cred = ctx.coalesce
+    ? await ctx.flights.run(flightKey, run, () =>
+        ctx.metrics.coalescedWaits.inc({ provider: runtime.name, scope: 'call' }),
+      )
+    : await run();
+  countCredential(ctx, runtime.name, 'exchange', 'exchange');
+  return toCallCredential(cred);
+}
+
+/** A dead subject token after a fresh refresh means the grant itself is gone at the provider. */
+function failure(
+  ctx: BrokerContext,
+  err: TokenEndpointError,
+  runtime: ProviderRuntime,
+  scopes: string[],
+  grant: Grant,
+): Error {
+  if (err.kind === 'dead') {
+    ctx.metrics.reauthErrors.inc({ provider: runtime.name, reason: 'invalid_grant' });
+    return translateDead(runtime.name, scopes, err, grant);
+  }
+  return translateFailure(ctx, err, runtime.name, scopes);
+}
+
+function translateDead(provider: string, scopes: string[], err: TokenEndpointError, grant: Grant): Error {
+  // Not marked here: the next refresh judges the refresh token itself, under the grant lock.
+  return new ReauthRequiredError(`${provider} no longer accepts this grant's tokens; access must be granted again.`, {
+    provider,
+    scopes,
+    reason: 'invalid_grant',
+    internal: `exchange refused the subject token of generation ${grant.generation}: ${err.oauthError}`,
+  });
+}
