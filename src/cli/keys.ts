@@ -1,5 +1,6 @@
 // `keyward keygen`, `keyward jwks` and `keyward rotate-key`: the gateway's own keys.
 import { createGrantCipher, generateEncryptionKey } from '../broker/crypto.js';
+import { createRefreshLock } from '../broker/locks/index.js';
 import { rotateEncryptionKey } from '../broker/rotateKey.js';
 import { createSigningKeys } from '../broker/signingKey.js';
 import { createGrantStore } from '../broker/store.js';
@@ -25,8 +26,15 @@ export async function runRotateKey(opts: { config: string }): Promise<void> {
   const config = await loadConfig(opts.config);
   const store = await createGrantStore(config.store);
   try {
-    const result = await rotateEncryptionKey(store, createGrantCipher(config.encryption), config.encryption.current.kid);
-    console.log(`re-encrypted ${JSON.stringify(result)} with key ${config.encryption.current.kid}`);
+    const lock = await createRefreshLock(config.store);
+    try {
+      const r = await rotateEncryptionKey(store, createGrantCipher(config.encryption), { lock });
+      console.log(
+        `sealed ${r.secrets} secret(s) in ${r.grants} grant(s) and ${r.records} record(s) again under key ${config.encryption.current.kid}; ${r.unchanged} already current`,
+      );
+    } finally {
+      await lock.close();
+    }
   } finally {
     await store.close();
   }
