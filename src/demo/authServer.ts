@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import {
   createLocalJWKSet,
   exportJWK,
@@ -52,6 +53,7 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const DEMO_CLIENT_ID = 'keyward-demo';
 export const DEMO_USER = 'demo';
+const STATIC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 export const NOTES_SCOPES = ['notes:read', 'notes:write', 'notes:delete'] as const;
 
 export interface DemoResource {
@@ -254,7 +256,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     clients,
     jwks: { keys: [privateJwk as never] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    scopes: STATIC_SCOPES,
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     findAccount: (_ctx, sub) => ({
       accountId: sub,
@@ -361,9 +363,48 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
   provider.use(async (ctx, next) => {
     // RFC 8414 discovery (what MCP clients try first) answers with the same document as OIDC discovery.
     if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
+    if (ctx.method === 'POST' && ctx.path === '/reg' && ctx.is('application/json')) await dropResourceScopes(ctx);
     await next();
     observe(ctx as KoaContextWithOIDC);
   });
+
+  /**
+   * MCP clients register with `scope` set to the resource's scopes (e.g. "mcp:tools"). oidc-provider accepts only
+   * its OpenID scopes there (the client's `scope` restricts nothing else), so the others are dropped before it reads
+   * the body; the client still asks for them at /auth, as the resource's scopes.
+   */
+  async function dropResourceScopes(ctx: { req: http.IncomingMessage }): Promise<void> {
+    const orig = ctx.req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of orig) {
+      size += (chunk as Buffer).length;
+      if (size > 56 * 1024) break;
+      chunks.push(chunk as Buffer);
+    }
+    let text = Buffer.concat(chunks).toString('utf8');
+    try {
+      const metadata = JSON.parse(text) as Record<string, unknown>;
+      if (metadata && typeof metadata.scope === 'string') {
+        const kept = metadata.scope.split(' ').filter((sc) => STATIC_SCOPES.includes(sc));
+        if (kept.length) metadata.scope = kept.join(' ');
+        else delete metadata.scope;
+        text = JSON.stringify(metadata);
+      }
+    } catch {
+      // not JSON: oidc-provider answers invalid_request itself
+    }
+    const buf = Buffer.from(text);
+    orig.headers['content-length'] = String(buf.length);
+    const replay = Readable.from([buf], { objectMode: false });
+    ctx.req = Object.assign(replay, {
+      headers: orig.headers,
+      method: orig.method,
+      url: orig.url,
+      socket: orig.socket,
+      httpVersion: orig.httpVersion,
+    }) as unknown as http.IncomingMessage;
+  }
 
   function observe(ctx: KoaContextWithOIDC): void {
     const route = ctx.oidc?.route;
