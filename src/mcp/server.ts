@@ -8,9 +8,27 @@ import {
   type ServerRequest,
   UrlElicitationRequiredError,
 } from '@modelcontextprotocol/sdk/types.js';
-import { userAction } from '../errors.js';
+import { z } from 'zod';
+import { ERROR_CODES, userAction } from '../errors.js';
 import type { Caller, ToolOutcome } from '../gateway/toolCall.js';
 import type { ToolDefinition } from '../tools/types.js';
+
+/** The error contract's shape, as it appears in structuredContent.error. */
+const ToolErrorShape = z.looseObject({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+/**
+ * The advertised output schema. SDK clients validate structuredContent against it even on
+ * isError results, so it also admits the error contract's `{error}`; its own fields become
+ * optional for the same reason. Successful results are checked against the tool's strict schema
+ * before they leave the gateway (gateway/toolCall.ts).
+ */
+function advertisedOutput(tool: ToolDefinition) {
+  return tool.output ? tool.output.partial().extend({ error: ToolErrorShape.optional() }) : undefined;
+}
 
 export type McpExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -41,7 +59,7 @@ export function createMcpServer(opts: McpAdapterOptions): McpServer {
         title: tool.title,
         description: tool.description,
         inputSchema: tool.input,
-        ...(tool.output ? { outputSchema: tool.output } : {}),
+        ...(tool.output ? { outputSchema: advertisedOutput(tool) } : {}),
         annotations: {
           title: tool.title,
           readOnlyHint: tool.annotations.readOnly ?? false,
