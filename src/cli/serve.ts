@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { createGateway, type Gateway } from '../gateway/gateway.js';
 import { createLogger } from '../log.js';
+import { stdioOnboarding } from '../onboarding/index.js';
 import { type HttpServerHandle, listenHttp } from '../transports/http.js';
 import { serveStdio } from '../transports/stdio.js';
 import { httpExtras } from './wiring.js';
@@ -32,6 +33,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const stop = installShutdown(gateway);
 
   if (config.server.transport === 'stdio') {
+    stdioOnboarding(gateway);
     const { closed } = await serveStdio(gateway);
     await closed;
     await stop();

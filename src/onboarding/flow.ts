@@ -1,0 +1,422 @@
+// One onboarding flow: /connect builds the provider redirect (PKCE, state, nonce); /callback checks everything and stores the grant.
+import * as oidc from 'openid-client';
+import { z } from 'zod';
+import type { Grant } from '../broker/types.js';
+import type { ProviderRuntime } from '../providers/types.js';
+import { TokenEndpointError } from '../providers/types.js';
+import { auditOnboarding } from './audit.js';
+import { knownScopes, type OnboardingDeps } from './deps.js';
+import { IdTokenError, verifyIdToken } from './idToken.js';
+import { errorPage, type Page, successPage } from './pages.js';
+import { consumeState, type FlowState, keys, STATE_TTL_MS, writeLive } from './records.js';
+
+export interface StartFlowInput {
+  provider: string;
+  user: string;
+  tenant?: string;
+  client: string;
+  /** Scopes asked for beyond the provider's configured ones (incremental consent). */
+  scopes?: string[];
+  callId?: string;
+  linkId?: string;
+  /** The browser session the callback must come back in. */
+  sessionId: string;
+  /** The origin the provider redirects back to: `${publicUrl}/callback/<provider>`. */
+  publicUrl: string;
+}
+
+export interface StartedFlow {
+  url: URL;
+  state: string;
+  scopes: string[];
+}
+
+export function redirectUriFor(publicUrl: string, provider: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/callback/${encodeURIComponent(provider)}`;
+}
+
+function union(...lists: ReadonlyArray<readonly string[] | undefined>): string[] {
+  return [...new Set(lists.flatMap((l) => l ?? []))];
+}
+
+/**
+ * The scopes to ask for: the provider's configured ones, what the user already granted (so a
+ * new grant never covers less than the old one), and the requested ones that some tool or the
+ * provider's config knows (so a crafted link cannot ask for anything else).
+ */
+export async function scopesToRequest(
+  deps: OnboardingDeps,
+  input: Pick<StartFlowInput, 'provider' | 'user' | 'tenant' | 'scopes'>,
+): Promise<string[]> {
+  const known = knownScopes(deps, input.provider);
+  const requested = (input.scopes ?? []).filter((s) => known.has(s));
+  const existing = await deps.store.getGrant(input.user, input.provider, input.tenant);
+  const held = existing && existing.status !== 'revoked' ? existing.scopes : [];
+  return union(deps.config.providers[input.provider]?.scopes, held, requested);
+}
+
+export async function startFlow(deps: OnboardingDeps, input: StartFlowInput): Promise<StartedFlow> {
+  const runtime = deps.providers.get(input.provider);
+  const scopes = await scopesToRequest(deps, input);
+  const codeVerifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const redirectUri = redirectUriFor(input.publicUrl, input.provider);
+  const authorizationScopes = runtime.authorizationScopes(scopes);
+  // The runtime adds what the provider needs (resource, prompt=consent for offline access, preset quirks).
+  const url = await runtime.authorizationUrl({
+    redirectUri,
+    state,
+    codeChallenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    ...(authorizationScopes.includes('openid') ? { nonce } : {}),
+    scopes,
+  });
+  const now = deps.clock.now();
+  const flow: FlowState = {
+    provider: input.provider,
+    user: input.user,
+    ...(input.tenant ? { tenant: input.tenant } : {}),
+    client: input.client,
+    scopes,
+    codeVerifier,
+    nonce,
+    redirectUri,
+    sessionId: input.sessionId,
+    ...(input.linkId ? { linkId: input.linkId } : {}),
+    ...(input.callId ? { callId: input.callId } : {}),
+    createdAt: now,
+    expiresAt: now + STATE_TTL_MS,
+  };
+  await writeLive(deps.store, keys.state(state), flow, deps.clock);
+  return { url, state, scopes };
+}
+
+/** The callback's query: parsed, not trusted. Repeated parameters are refused (RFC 6749 s.3.1). */
+const CallbackQuery = z.looseObject({
+  state: z.string().max(512).optional(),
+  code: z.string().max(4096).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(2048).optional(),
+  iss: z.string().max(2048).optional(),
+});
+
+export type CallbackFailureReason =
+  | 'unknown_provider'
+  | 'bad_query'
+  | 'missing_state'
+  | 'unknown_state'
+  | 'replayed_state'
+  | 'expired_state'
+  | 'provider_mismatch'
+  | 'session_mismatch'
+  | 'different_user'
+  | 'access_denied'
+  | 'provider_error'
+  | 'issuer_mismatch'
+  | 'missing_code'
+  | 'invalid_grant'
+  | 'exchange_failed'
+  | 'id_token_invalid'
+  | 'user_unconfirmed'
+  | 'store_failed';
+
+const RESTART = 'Start again from the link your agent gave you, or ask the agent to retry the call for a new link.';
+
+const FAILURES: Record<CallbackFailureReason, { status: number; title: string; message: string; hint?: string }> = {
+  unknown_provider: {
+    status: 404,
+    title: 'Unknown service',
+    message: 'There is no service by that name on this gateway.',
+  },
+  bad_query: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The response from the service is malformed.',
+    hint: RESTART,
+  },
+  missing_state: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The response from the service has no state, so it cannot be matched to a sign-in started here.',
+    hint: RESTART,
+  },
+  unknown_state: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'This response does not belong to any sign-in started here. It may have been forged, or it is too old.',
+    hint: RESTART,
+  },
+  replayed_state: {
+    status: 400,
+    title: 'This sign-in was already finished',
+    message: 'This response was already used once; each sign-in can be finished only once.',
+    hint: 'If access is still missing, ask the agent to retry the call for a new link.',
+  },
+  expired_state: {
+    status: 400,
+    title: 'This sign-in took too long',
+    message: 'The sign-in expired before the service sent you back.',
+    hint: RESTART,
+  },
+  provider_mismatch: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'This response came back for a different service than the one the sign-in was started for.',
+    hint: RESTART,
+  },
+  session_mismatch: {
+    status: 403,
+    title: 'Finish in the browser you started in',
+    message:
+      'This sign-in was started in another browser, or your session here ended. For your safety it can only be finished where it began.',
+    hint: RESTART,
+  },
+  different_user: {
+    status: 403,
+    title: 'Signed in as a different user',
+    message: 'The account that signed in is not the user this link was made for, so nothing was stored.',
+    hint: 'Sign in as the user the agent is working for, or ask that user to open the link.',
+  },
+  access_denied: {
+    status: 403,
+    title: 'Access was not granted',
+    message: 'The request for access was declined, so Keyward stored nothing.',
+    hint: 'If you meant to grant access, start again from the link your agent gave you.',
+  },
+  provider_error: {
+    status: 400,
+    title: 'The service returned an error',
+    message: 'The service could not complete the sign-in.',
+    hint: RESTART,
+  },
+  issuer_mismatch: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The response names a different authorization server than the one this sign-in was sent to.',
+    hint: RESTART,
+  },
+  missing_code: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The response from the service has no authorization code.',
+    hint: RESTART,
+  },
+  invalid_grant: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The service refused the authorization code: it was already used, or it expired.',
+    hint: RESTART,
+  },
+  exchange_failed: {
+    status: 502,
+    title: 'The service did not answer',
+    message: 'The service could not be reached to finish the sign-in.',
+    hint: 'Try again in a minute.',
+  },
+  id_token_invalid: {
+    status: 400,
+    title: 'This sign-in cannot be finished',
+    message: 'The identity the service returned could not be verified.',
+    hint: RESTART,
+  },
+  user_unconfirmed: {
+    status: 403,
+    title: 'Could not confirm who signed in',
+    message:
+      'The service did not say which user signed in, so Keyward cannot tell it is the user this link was made for.',
+  },
+  store_failed: {
+    status: 503,
+    title: 'Could not save the access',
+    message: 'The gateway could not store the grant just now.',
+    hint: 'Try again in a minute.',
+  },
+};
+
+export function failurePage(reason: CallbackFailureReason, detail?: string): Page {
+  const f = FAILURES[reason];
+  const message = detail ? `${f.message} (${detail})` : f.message;
+  return errorPage(f.status, f.title, message, f.hint);
+}
+
+export interface CallbackInput {
+  provider: string;
+  query: Record<string, unknown>;
+  /** The session cookie's id, where the browser sent one. */
+  sessionId?: string;
+  /** Signed-in mode: the user the session belongs to (it must be the flow's user). */
+  sessionUser?: { user: string; tenant?: string };
+  /** Whether the provider's ID token `sub` must be the flow's user (see router options). */
+  subjectMustMatch(runtime: ProviderRuntime): boolean;
+  /** Where the success page sends people to manage what they granted. */
+  accountsUrl?: string;
+}
+
+export type CallbackOutcome =
+  | { ok: true; flow: FlowState; grant: Grant; page: Page }
+  | { ok: false; reason: CallbackFailureReason; flow?: FlowState; page: Page };
+
+/** The provider's error code, where it is one of the registered shapes (it is shown to the user). */
+function safeOAuthError(error: string): string {
+  return /^[a-z0-9_.-]{1,64}$/i.test(error) ? error : 'unknown_error';
+}
+
+export async function completeFlow(deps: OnboardingDeps, input: CallbackInput): Promise<CallbackOutcome> {
+  const started = deps.clock.now();
+  let flow: FlowState | undefined;
+  let runtime: ProviderRuntime | undefined;
+
+  const fail = async (
+    reason: CallbackFailureReason,
+    detail?: { page?: string; audit?: string },
+  ): Promise<CallbackOutcome> => {
+    await auditOnboarding(deps, 'onboarding.callback', {
+      provider: input.provider,
+      user: flow?.user,
+      tenant: flow?.tenant,
+      client: flow?.client,
+      scopes: flow?.scopes,
+      callId: flow?.callId,
+      outcome: 'error',
+      reason: detail?.audit ? `${reason}: ${detail.audit}` : reason,
+      started,
+    });
+    deps.logger.warn({ provider: input.provider, reason, callId: flow?.callId }, 'onboarding callback refused');
+    return { ok: false, reason, ...(flow ? { flow } : {}), page: failurePage(reason, detail?.page) };
+  };
+
+  if (!deps.providers.has(input.provider)) return fail('unknown_provider');
+  runtime = deps.providers.get(input.provider);
+
+  const parsed = CallbackQuery.safeParse(input.query);
+  if (!parsed.success) return fail('bad_query');
+  const q = parsed.data;
+  if (!q.state) return fail('missing_state');
+  if (!/^[A-Za-z0-9_-]{16,128}$/.test(q.state)) return fail('unknown_state', { audit: 'malformed state' });
+
+  const taken = await consumeState(deps.store, q.state, deps.clock);
+  if (!taken.ok) return fail(taken.reason);
+  flow = taken.value;
+
+  if (flow.provider !== input.provider) return fail('provider_mismatch');
+  if (!input.sessionId || input.sessionId !== flow.sessionId) return fail('session_mismatch');
+  if (input.sessionUser && (input.sessionUser.user !== flow.user || input.sessionUser.tenant !== flow.tenant)) {
+    return fail('different_user', { audit: 'the gateway session belongs to another user' });
+  }
+  if (q.error) {
+    const code = safeOAuthError(q.error);
+    if (code === 'access_denied') return fail('access_denied');
+    return fail('provider_error', { page: code, audit: code });
+  }
+
+  let endpoints: Awaited<ReturnType<ProviderRuntime['endpoints']>>;
+  try {
+    endpoints = await runtime.endpoints();
+  } catch (err) {
+    return fail('exchange_failed', { audit: (err as Error).message });
+  }
+  // RFC 9207: where the server names itself, it must be the one we sent the user to.
+  if (q.iss !== undefined && endpoints.issuer !== undefined && q.iss !== endpoints.issuer)
+    return fail('issuer_mismatch');
+  if (!q.code) return fail('missing_code');
+
+  let tokens: Awaited<ReturnType<ProviderRuntime['exchangeCode']>>;
+  try {
+    tokens = await runtime.exchangeCode({
+      code: q.code,
+      redirectUri: flow.redirectUri,
+      codeVerifier: flow.codeVerifier,
+    });
+  } catch (err) {
+    if (err instanceof TokenEndpointError && (err.kind === 'dead' || err.oauthError === 'invalid_grant')) {
+      return fail('invalid_grant', { audit: err.message });
+    }
+    return fail('exchange_failed', { audit: err instanceof Error ? err.message : 'unknown' });
+  }
+
+  // Tokens we will not keep are revoked, so they do not linger at the provider.
+  const discard = async () => {
+    try {
+      await runtime?.revoke({ refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
+    } catch {
+      // best effort
+    }
+  };
+
+  let subject: string | undefined;
+  if (tokens.idToken) {
+    if (!endpoints.issuer || !endpoints.jwksUri) {
+      subject = undefined;
+    } else {
+      try {
+        const claims = await verifyIdToken(tokens.idToken, {
+          issuer: endpoints.issuer,
+          jwksUri: endpoints.jwksUri,
+          clientId: runtime.config.clientId,
+          nonce: flow.nonce,
+          nowMs: deps.clock.now(),
+        });
+        const claim = claims[deps.config.identity?.userClaim ?? 'sub'];
+        subject = typeof claim === 'string' ? claim : undefined;
+      } catch (err) {
+        await discard();
+        return fail('id_token_invalid', { audit: err instanceof IdTokenError ? err.reason : 'invalid' });
+      }
+    }
+  }
+  if (input.subjectMustMatch(runtime)) {
+    if (subject === undefined) {
+      await discard();
+      return fail('user_unconfirmed');
+    }
+    if (subject !== flow.user) {
+      await discard();
+      return fail('different_user', { audit: 'the provider account is another user' });
+    }
+  }
+
+  let grant: Grant;
+  try {
+    grant = await deps.grants.save({
+      user: flow.user,
+      ...(flow.tenant ? { tenant: flow.tenant } : {}),
+      provider: flow.provider,
+      client: flow.client,
+      tokens,
+      requestedScopes: flow.scopes,
+    });
+  } catch (err) {
+    deps.logger.error({ err, provider: flow.provider }, 'could not store the grant');
+    return fail('store_failed', { audit: err instanceof Error ? err.name : 'unknown' });
+  }
+  if (flow.linkId) await deps.store.deleteRecord(keys.link(flow.linkId)).catch(() => false);
+
+  await auditOnboarding(deps, 'onboarding.callback', {
+    provider: flow.provider,
+    user: flow.user,
+    tenant: flow.tenant,
+    client: flow.client,
+    scopes: grant.scopes,
+    callId: flow.callId,
+    outcome: 'ok',
+    grantId: grant.id,
+    grantGeneration: grant.generation,
+    started,
+  });
+  deps.logger.info(
+    { provider: flow.provider, user: flow.user, grantId: grant.id, scopes: grant.scopes },
+    'grant stored',
+  );
+  return {
+    ok: true,
+    flow,
+    grant,
+    page: successPage({
+      provider: flow.provider,
+      user: flow.user,
+      scopes: grant.scopes,
+      ...(grant.consentExpiresAt ? { consentExpiresAt: grant.consentExpiresAt } : {}),
+      ...(input.accountsUrl ? { accountsUrl: input.accountsUrl } : {}),
+    }),
+  };
+}

@@ -1,0 +1,461 @@
+// The onboarding routes: /connect and /callback for granting access, /signin for who is at the browser, /accounts to see and revoke.
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
+import { z } from 'zod';
+import type { Grant } from '../broker/types.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { ProviderRuntime } from '../providers/types.js';
+import { auditOnboarding } from './audit.js';
+import { isLoopbackUrl, readCookie, serializeCookie } from './cookies.js';
+import type { OnboardingDeps } from './deps.js';
+import { completeFlow, startFlow } from './flow.js';
+import { connectUrl } from './links.js';
+import { type AccountRow, accountsPage, errorPage, type Page } from './pages.js';
+import { type ConnectLink, isRandomId, keys, randomId, readLive, STATE_TTL_MS } from './records.js';
+import { type ActiveSession, createSessions } from './session.js';
+import { createSignIn, type SignInClient, SignInError, safeReturnPath } from './signin.js';
+
+export interface FlowDone {
+  ok: boolean;
+  provider: string;
+  user?: string;
+  linkId?: string;
+  reason?: string;
+  grant?: Grant;
+}
+
+export interface OnboardingRouterOptions {
+  /** Where browsers reach these routes. Default: config.server.publicUrl. */
+  publicUrl?: string;
+  /**
+   * How the person at the browser is confirmed. `signin` (the default where config.identity is
+   * set): they sign in at the inbound identity provider and get a session. `local` (the default
+   * otherwise): the gateway has one local user and listens on loopback only.
+   */
+  mode?: 'signin' | 'local';
+  /** The client the gateway signs people in with; default: registered dynamically at the issuer. */
+  signInClient?: SignInClient;
+  /** The user in `local` mode. Default: config.server.user. */
+  localUser?: string;
+  /** Serve /accounts. Default true. */
+  accounts?: boolean;
+  /** Serve only flows that start from a connect link (the stdio loopback listener). Default false. */
+  requireLink?: boolean;
+  /** Whether the provider's ID token must name the flow's user; see defaultSubjectCheck. */
+  subjectMustMatch?: (runtime: ProviderRuntime) => boolean;
+  /** Told when a callback finishes, well or not (the CLI waits on it). */
+  onFlowDone?: (done: FlowDone) => void;
+  /** Told on every request (the loopback listener's idle timer). */
+  onRequest?: () => void;
+}
+
+/**
+ * Whether the ID token `sub` that comes back with the code must be the link's user.
+ *
+ * - With inbound identity, the gateway session already says who the person is. Where the
+ *   provider is that same identity provider, its account must be the same user as well.
+ * - Without it, the provider's login is the only evidence of who opened the link. User names
+ *   and provider subjects share one namespace only where the authorization server is local (the
+ *   embedded demo, a test server); Google's numeric `sub` is never the local user's name, so
+ *   there the check would refuse everyone and is left off (the listener is loopback-only).
+ */
+export function defaultSubjectCheck(config: ResolvedConfig): (runtime: ProviderRuntime) => boolean {
+  return (runtime) => {
+    const issuer = runtime.config.issuer;
+    if (!issuer) return false;
+    if (config.identity) return trimSlash(issuer) === trimSlash(config.identity.issuer);
+    return isLoopbackUrl(issuer);
+  };
+}
+
+function trimSlash(s: string): string {
+  return s.replace(/\/+$/, '');
+}
+
+// Pages are never framed, never cached, and run no script.
+const PAGE_HEADERS = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+} as const;
+
+function sendPage(res: Response, page: Page): void {
+  res.status(page.status).set(PAGE_HEADERS).send(page.html);
+}
+
+function redirect(res: Response, location: string, status = 302): void {
+  res.status(status).set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }).location(location).end();
+}
+
+/** RFC 6749 scope-token characters, space-separated, bounded. */
+const ScopeParam = z
+  .string()
+  .max(2000)
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/);
+
+const NOTICES: Record<string, (p: string) => string> = {
+  revoked: (p) => `Disconnected ${p}: the access was revoked at the service and here.`,
+  'revoked-here': (p) =>
+    `Disconnected ${p} here. ${p} offers no way to revoke access remotely, so also remove Keyward in its settings.`,
+  'revoke-failed': (p) =>
+    `Disconnected ${p} here, but the service did not confirm the revocation; remove Keyward in its settings to be sure.`,
+  none: (p) => `${p} was not connected.`,
+};
+
+export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRouterOptions = {}): Router {
+  const { config } = deps;
+  const publicUrl = trimSlash(opts.publicUrl ?? config.server.publicUrl);
+  const mode = opts.mode ?? (config.identity ? 'signin' : 'local');
+  if (mode === 'signin' && !config.identity) throw new Error('onboarding mode "signin" needs config.identity');
+  const localUser = opts.localUser ?? config.server.user;
+  const sessions = createSessions(deps, publicUrl);
+  const signIn =
+    mode === 'signin' && config.identity
+      ? createSignIn(deps, config.identity, { publicUrl, ...(opts.signInClient ? { client: opts.signInClient } : {}) })
+      : undefined;
+  const subjectMustMatch = opts.subjectMustMatch ?? defaultSubjectCheck(config);
+  const router = Router();
+
+  const touch: RequestHandler = (_req, _res, next) => {
+    opts.onRequest?.();
+    next();
+  };
+
+  /** Signed-in mode: the session, or a redirect to sign in (and undefined). Local mode: a session, made if need be. */
+  async function whoIsHere(req: Request, res: Response): Promise<ActiveSession | undefined> {
+    const active = await sessions.current(req);
+    if (mode === 'signin') {
+      if (active?.session.via === 'signin') return active;
+      redirect(res, `${publicUrl}/signin?return=${encodeURIComponent(req.originalUrl)}`, 303);
+      return undefined;
+    }
+    return active ?? (await sessions.create(res, { user: localUser, via: 'local' }));
+  }
+
+  const connect: RequestHandler = async (req, res) => {
+    const started = deps.clock.now();
+    const provider = String(req.params.provider);
+    const linkId = req.params.link === undefined ? undefined : String(req.params.link);
+    const refuse = async (
+      page: Page,
+      reason: string,
+      who?: { user?: string; tenant?: string; client?: string; callId?: string },
+    ) => {
+      await auditOnboarding(deps, 'onboarding.connect', {
+        provider,
+        ...who,
+        outcome: 'error',
+        reason,
+        started,
+      });
+      sendPage(res, page);
+    };
+
+    if (!deps.providers.has(provider)) {
+      return refuse(
+        errorPage(404, 'Unknown service', 'There is no service by that name on this gateway.'),
+        'unknown_provider',
+      );
+    }
+    let link: ConnectLink | undefined;
+    if (linkId !== undefined) {
+      link = isRandomId(linkId) ? await readLive<ConnectLink>(deps.store, keys.link(linkId), deps.clock) : undefined;
+      if (!link || link.provider !== provider) {
+        return refuse(
+          errorPage(
+            410,
+            'This link has expired',
+            'Links to grant access work for a short time and once only.',
+            'Ask your agent to retry the call; it will give you a new link.',
+          ),
+          'unknown_link',
+        );
+      }
+    } else if (opts.requireLink) {
+      return refuse(errorPage(404, 'Not found', 'There is nothing here.'), 'no_link');
+    }
+
+    const here = await whoIsHere(req, res);
+    if (!here) return;
+    // MCP 2025-11-25, URL elicitation: the person who opened the link must be the user the call
+    // was for, and that is checked before anything is sent to the third party.
+    if (mode === 'signin' && link && (here.session.user !== link.user || here.session.tenant !== link.tenant)) {
+      return refuse(
+        errorPage(
+          403,
+          'This link is for another user',
+          'You are signed in as a different user than the one this link was made for, so it was not followed.',
+          'Sign out and sign in as that user, or send the link to them.',
+        ),
+        'different_user',
+        { user: link.user, tenant: link.tenant, client: link.client, callId: link.callId },
+      );
+    }
+
+    const user = link?.user ?? here.session.user;
+    const tenant = link ? link.tenant : here.session.tenant;
+    const extra =
+      typeof req.query.scope === 'string' && ScopeParam.safeParse(req.query.scope).success
+        ? req.query.scope.split(' ')
+        : [];
+    const client = link?.client ?? (opts.accounts === false ? 'keyward-cli' : 'keyward-web');
+    try {
+      const flow = await startFlow(deps, {
+        provider,
+        user,
+        ...(tenant ? { tenant } : {}),
+        client,
+        scopes: [...(link?.scopes ?? []), ...extra],
+        ...(link?.callId ? { callId: link.callId } : {}),
+        ...(linkId && link ? { linkId } : {}),
+        sessionId: here.id,
+        publicUrl,
+      });
+      await auditOnboarding(deps, 'onboarding.connect', {
+        provider,
+        user,
+        tenant,
+        client,
+        scopes: flow.scopes,
+        callId: link?.callId,
+        outcome: 'ok',
+        started,
+      });
+      redirect(res, flow.url.href);
+    } catch (err) {
+      deps.logger.error({ err, provider }, 'could not start onboarding');
+      return refuse(
+        errorPage(
+          502,
+          'The service cannot be reached',
+          'Keyward could not prepare the sign-in at this service.',
+          'Try again in a minute.',
+        ),
+        'provider_unavailable',
+        { user, tenant, client, callId: link?.callId },
+      );
+    }
+  };
+
+  router.get('/connect/:provider{/:link}', touch, connect);
+
+  router.get('/callback/:provider', touch, async (req, res) => {
+    const active = await sessions.current(req);
+    const outcome = await completeFlow(deps, {
+      provider: String(req.params.provider),
+      query: req.query as Record<string, unknown>,
+      ...(active ? { sessionId: active.id } : {}),
+      ...(mode === 'signin' && active
+        ? {
+            sessionUser: {
+              user: active.session.user,
+              ...(active.session.tenant ? { tenant: active.session.tenant } : {}),
+            },
+          }
+        : {}),
+      subjectMustMatch,
+      ...(opts.accounts !== false ? { accountsUrl: `${publicUrl}/accounts` } : {}),
+    });
+    sendPage(res, outcome.page);
+    opts.onFlowDone?.({
+      ok: outcome.ok,
+      provider: String(req.params.provider),
+      ...(outcome.flow ? { user: outcome.flow.user } : {}),
+      ...(outcome.flow?.linkId ? { linkId: outcome.flow.linkId } : {}),
+      ...(outcome.ok ? { grant: outcome.grant } : { reason: outcome.reason }),
+    });
+  });
+
+  if (signIn) {
+    router.get('/signin', async (req, res) => {
+      const binding = randomId();
+      try {
+        const url = await signIn.begin(safeReturnPath(req.query.return), binding);
+        res.append(
+          'Set-Cookie',
+          serializeCookie(sessions.policy, binding, STATE_TTL_MS / 1000, sessions.policy.signInName),
+        );
+        redirect(res, url.href);
+      } catch (err) {
+        deps.logger.error({ err }, 'could not start sign-in');
+        sendPage(
+          res,
+          errorPage(
+            502,
+            'Sign-in is unavailable',
+            'The identity provider could not be reached.',
+            'Try again in a minute.',
+          ),
+        );
+      }
+    });
+
+    router.get('/signin/callback', async (req, res) => {
+      const started = deps.clock.now();
+      const binding = readCookie(req.headers.cookie, sessions.policy.signInName);
+      res.append('Set-Cookie', serializeCookie(sessions.policy, '', 0, sessions.policy.signInName));
+      try {
+        const who = await signIn.complete(new URL(req.originalUrl, publicUrl), binding);
+        await sessions.create(res, { user: who.user, ...(who.tenant ? { tenant: who.tenant } : {}), via: 'signin' });
+        await auditOnboarding(deps, 'onboarding.signin', {
+          provider: '',
+          user: who.user,
+          tenant: who.tenant,
+          outcome: 'ok',
+          started,
+        });
+        redirect(res, `${publicUrl}${who.returnTo}`, 303);
+      } catch (err) {
+        const reason = err instanceof SignInError ? err.reason : 'internal';
+        await auditOnboarding(deps, 'onboarding.signin', { provider: '', outcome: 'error', reason, started });
+        deps.logger.warn({ reason }, 'sign-in refused');
+        sendPage(
+          res,
+          errorPage(
+            reason === 'unavailable' ? 502 : 400,
+            'Sign-in was not completed',
+            reason === 'unknown_state'
+              ? 'This sign-in does not belong to this browser, was already used, or is too old.'
+              : 'The identity provider did not confirm who you are.',
+            'Open the link again to start over.',
+          ),
+        );
+      }
+    });
+  }
+
+  if (opts.accounts !== false) {
+    const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
+    const origin = new URL(publicUrl).origin;
+
+    /** A POST from one of our own forms: same origin (where the browser says), our session, our CSRF token. */
+    async function formSession(req: Request, res: Response): Promise<ActiveSession | undefined> {
+      const from = req.headers.origin;
+      const active = await sessions.current(req);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if ((from !== undefined && from !== origin) || !active || !sessions.csrfValid(active, body.csrf)) {
+        sendPage(
+          res,
+          errorPage(
+            403,
+            'This form has expired',
+            'The request did not come from this page, or your session ended.',
+            'Reload the accounts page and try again.',
+          ),
+        );
+        return undefined;
+      }
+      if (mode === 'signin' && active.session.via !== 'signin') {
+        redirect(res, `${publicUrl}/signin?return=%2Faccounts`, 303);
+        return undefined;
+      }
+      return active;
+    }
+
+    router.get('/accounts', async (req, res) => {
+      const here = await whoIsHere(req, res);
+      if (!here) return;
+      const { user, tenant } = here.session;
+      const grants = (await deps.grants.list({ user })).filter((g) => g.tenant === tenant);
+      const rows: AccountRow[] = deps.providers.names().map((name) => {
+        const grant = grants.find((g) => g.provider === name);
+        const preset = deps.providers.get(name).preset;
+        return {
+          provider: name,
+          title: preset?.title ?? name,
+          connected: Boolean(grant),
+          scopes: grant?.scopes ?? [],
+          ...(grant
+            ? {
+                status: grant.status,
+                consentedAt: grant.consentedAt,
+                ...(grant.reason ? { reason: grant.reason } : {}),
+                ...(grant.consentExpiresAt !== undefined ? { consentExpiresAt: grant.consentExpiresAt } : {}),
+                ...(grant.lastUsedAt !== undefined ? { lastUsedAt: grant.lastUsedAt } : {}),
+              }
+            : {}),
+        };
+      });
+      const p =
+        typeof req.query.provider === 'string' && deps.providers.has(req.query.provider)
+          ? req.query.provider
+          : undefined;
+      const notice = p && typeof req.query.notice === 'string' ? NOTICES[req.query.notice]?.(p) : undefined;
+      sendPage(
+        res,
+        accountsPage({ user, rows, csrf: here.session.csrf, now: deps.clock.now(), ...(notice ? { notice } : {}) }),
+      );
+    });
+
+    router.post('/accounts/connect', form, async (req, res) => {
+      const active = await formSession(req, res);
+      if (!active) return;
+      const provider = String((req.body as Record<string, unknown>).provider ?? '');
+      if (!deps.providers.has(provider)) {
+        sendPage(res, errorPage(404, 'Unknown service', 'There is no service by that name on this gateway.'));
+        return;
+      }
+      redirect(res, connectUrl(publicUrl, provider), 303);
+    });
+
+    router.post('/accounts/disconnect', form, async (req, res) => {
+      const started = deps.clock.now();
+      const active = await formSession(req, res);
+      if (!active) return;
+      const provider = String((req.body as Record<string, unknown>).provider ?? '');
+      if (!deps.providers.has(provider)) {
+        sendPage(res, errorPage(404, 'Unknown service', 'There is no service by that name on this gateway.'));
+        return;
+      }
+      const { user, tenant } = active.session;
+      let notice: string;
+      try {
+        const result = await deps.grants.revoke(user, provider, tenant);
+        notice = !result.found
+          ? 'none'
+          : result.provider?.revoked
+            ? 'revoked'
+            : result.provider && !result.provider.supported
+              ? 'revoked-here'
+              : 'revoke-failed';
+        await auditOnboarding(deps, 'onboarding.revoke', {
+          provider,
+          user,
+          tenant,
+          client: 'keyward-web',
+          scopes: result.grant?.scopes,
+          outcome: 'ok',
+          reason: result.provider?.detail ?? (result.found ? undefined : 'no_grant'),
+          ...(result.grant ? { grantId: result.grant.id } : {}),
+          started,
+        });
+      } catch (err) {
+        deps.logger.error({ err, provider }, 'could not revoke the grant');
+        await auditOnboarding(deps, 'onboarding.revoke', {
+          provider,
+          user,
+          tenant,
+          client: 'keyward-web',
+          outcome: 'error',
+          reason: 'internal',
+          started,
+        });
+        sendPage(
+          res,
+          errorPage(
+            503,
+            'Could not disconnect',
+            'The gateway could not update the grant just now.',
+            'Try again in a minute.',
+          ),
+        );
+        return;
+      }
+      redirect(res, `${publicUrl}/accounts?notice=${notice}&provider=${encodeURIComponent(provider)}`, 303);
+    });
+  }
+
+  return router;
+}
