@@ -28,6 +28,7 @@ export interface HarnessOptions {
   options?: BrokerOptions;
   fetch?: typeof fetch;
   publicUrl?: string;
+  providerTimeoutMs?: number;
 }
 
 export async function createHarness(opts: HarnessOptions) {
@@ -51,7 +52,11 @@ export async function createHarness(opts: HarnessOptions) {
   const cipher = createGrantCipher(config.encryption);
   const metrics = createMetrics();
   const lock = await createRefreshLock(config.store, { metrics });
-  const providers = createProviderRegistry(config, { logger, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const providers = createProviderRegistry(config, {
+    logger,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.providerTimeoutMs ? { timeoutMs: opts.providerTimeoutMs } : {}),
+  });
   const clock = opts.clock ?? { now: () => Date.now() };
   const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
   const broker = createCredentialBroker({

@@ -1,0 +1,210 @@
+// Provider failures against loopback fake token endpoints: stale invalid_grant, 5xx, timeouts, and preset quirks.
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Grant } from '../../src/broker/types.js';
+import { type FakeHandler, form, json, startFakeServer } from '../providers/fakeServer.js';
+import { createHarness, errorOf, type Harness } from './brokerHarness.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+const RT1 = 'refresh-token-one-0123456789abcdef';
+const RT2 = 'refresh-token-two-0123456789abcdef';
+const RT3 = 'refresh-token-three-0123456789abcdef';
+const AT = 'access-token-narrowed-0123456789abcdef';
+
+async function setup(
+  handler: FakeHandler,
+  provider: Record<string, unknown> = {},
+  extra: Partial<Parameters<typeof createHarness>[0]> = {},
+) {
+  const s = await startFakeServer(handler);
+  const h = await createHarness({
+    store: 'memory:',
+    provider: {
+      tokenEndpoint: `${s.url}/token`,
+      authorizationEndpoint: `${s.url}/authorize`,
+      clientId: 'client-1',
+      clientSecret: { env: 'TEST_CLIENT_SECRET' },
+      scopes: ['a', 'b'],
+      apiBaseUrl: s.url,
+      resource: 'https://api.example.test/',
+      ...provider,
+    },
+    ...extra,
+  });
+  cleanup.push(
+    () => s.close(),
+    () => h.close(),
+  );
+  const grant = await h.grants.saveGrantFromTokens({
+    user: 'demo',
+    provider: 'notes',
+    client: 'agent',
+    tokens: { refresh_token: RT1, scope: 'a b' },
+  });
+  return { s, h, grant };
+}
+
+function refreshes(s: { seen: Array<{ form: URLSearchParams }> }) {
+  return s.seen.filter((r) => r.form.get('grant_type') === 'refresh_token');
+}
+
+function noSecretsIn(h: Harness) {
+  const logs = h.lines.join('\n');
+  for (const v of [RT1, RT2, RT3, AT, 'test-client-secret-value']) expect(logs).not.toContain(v);
+}
+
+describe('a stale invalid_grant', () => {
+  test('does not mark a grant that a newer refresh replaced: the newer token is used', async () => {
+    let h!: Harness;
+    const {
+      s,
+      h: harness,
+      grant,
+    } = await setup(async (req, res) => {
+      const rt = req.form.get('refresh_token');
+      if (rt === RT1) {
+        // Another instance (without our lock) rotated RT1 -> RT2 just before the AS answered us.
+        const g = (await h.store.getGrant('demo', 'notes'))!;
+        await h.store.putGrant({
+          ...g,
+          refreshTokenEnc: await h.cipher.encrypt(RT2, { user: 'demo', provider: 'notes' }),
+          generation: g.generation + 1,
+        });
+        return json(res, 400, { error: 'invalid_grant' });
+      }
+      if (rt === RT2) return json(res, 200, { access_token: AT, refresh_token: RT3, expires_in: 300, scope: 'a' });
+      json(res, 400, { error: 'invalid_grant' });
+    });
+    h = harness;
+    const cred = await h.broker.credentialFor(h.request(['a']));
+    expect(cred.meta).toMatchObject({ narrowed: true, scopes: ['a'], generation: grant.generation + 2 });
+    const after = (await h.store.getGrant('demo', 'notes'))!;
+    expect(after.status).toBe('active');
+    expect(await h.cipher.decrypt(after.refreshTokenEnc!, { user: 'demo', provider: 'notes' })).toBe(RT3);
+    expect(refreshes(s).map((r) => r.form.get('refresh_token'))).toEqual([RT1, RT2]);
+    noSecretsIn(h);
+  });
+
+  test('marks needs_reauth when the rejected token is still the current one, and keeps the grant', async () => {
+    const { h } = await setup((_req, res) =>
+      json(res, 400, { error: 'invalid_grant', error_description: 'grant request is invalid' }),
+    );
+    const err = await errorOf(h.broker.credentialFor(h.request(['a'])));
+    expect(err).toMatchObject({
+      code: 'reauth_required',
+      details: { reason: 'invalid_grant', provider: 'notes', scopes: ['a'] },
+    });
+    expect(await h.store.getGrant('demo', 'notes')).toMatchObject({ status: 'needs_reauth', reason: 'invalid_grant' });
+    expect(await h.grants.listGrants()).toHaveLength(1);
+  });
+});
+
+describe('provider failures never touch the grant', () => {
+  async function expectUntouched(h: Harness, before: Grant | undefined) {
+    expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
+  }
+
+  test('5xx: bounded retry, then provider_unavailable with retryAfterSeconds', async () => {
+    const { s, h } = await setup((_req, res) => json(res, 503, { error: 'temporarily_unavailable' }));
+    const before = await h.store.getGrant('demo', 'notes');
+    const err = await errorOf(h.broker.credentialFor(h.request(['a'])));
+    expect(err).toMatchObject({
+      code: 'provider_unavailable',
+      retryable: true,
+      details: { provider: 'notes', retryAfterSeconds: 5 },
+    });
+    expect(refreshes(s)).toHaveLength(3);
+    await expectUntouched(h, before);
+  });
+
+  test('a Retry-After beyond the budget stops retrying and is passed on', async () => {
+    const { s, h } = await setup((_req, res) => json(res, 429, {}, { 'retry-after': '120' }));
+    const before = await h.store.getGrant('demo', 'notes');
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({
+      code: 'provider_unavailable',
+      details: { retryAfterSeconds: 120 },
+    });
+    expect(refreshes(s)).toHaveLength(1);
+    await expectUntouched(h, before);
+  });
+
+  test('a timeout and a malformed body are provider_unavailable', async () => {
+    let mode: 'hang' | 'html' = 'hang';
+    const { h } = await setup(
+      (_req, res) => {
+        if (mode === 'hang') return new Promise(() => {});
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>maintenance</html>');
+      },
+      {},
+      { providerTimeoutMs: 150 },
+    );
+    const before = await h.store.getGrant('demo', 'notes');
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+    mode = 'html';
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+    await expectUntouched(h, before);
+  });
+
+  test('recovers on the next call once the provider is back', async () => {
+    let up = false;
+    const { h } = await setup((_req, res) =>
+      up ? json(res, 200, { access_token: AT, refresh_token: RT2, expires_in: 300 }) : json(res, 502, {}),
+    );
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+    up = true;
+    await expect(h.broker.credentialFor(h.request(['a']))).resolves.toBeDefined();
+  });
+});
+
+describe('presets through the broker', () => {
+  test('github: the grant token, narrowed: false, for the API host; bad_refresh_token (HTTP 200) is a reauth', async () => {
+    let dead = false;
+    const { s, h } = await setup(
+      (req, res) => {
+        if (dead) return form(res, 200, { error: 'bad_refresh_token' });
+        const body = { access_token: AT, refresh_token: RT2, expires_in: '28800', token_type: 'bearer' };
+        if (req.headers.accept?.includes('application/json')) json(res, 200, body);
+        else form(res, 200, body);
+      },
+      { preset: 'github', scopes: [], resource: undefined },
+    );
+    const results = await Promise.all(Array.from({ length: 20 }, () => h.broker.credentialFor(h.request([]))));
+    expect(refreshes(s)).toHaveLength(1);
+    expect(refreshes(s)[0]!.form.has('scope')).toBe(false);
+    expect(results[0]!.meta).toMatchObject({ narrowed: false, audience: s.url, strategy: 'refresh' });
+    expect(results[0]!.authorizationHeader()).toBe(`Bearer ${AT}`);
+    // Its token is kept on the grant (encrypted), so other processes reuse it.
+    const g = (await h.store.getGrant('demo', 'notes'))!;
+    expect(g.accessTokenExpiresAt).toBeGreaterThan(Date.now() + 28_000_000);
+    dead = true;
+    const err = await errorOf(h.broker.afterUnauthorized(h.request([]), results[0]!));
+    expect(err).toMatchObject({ code: 'reauth_required', details: { reason: 'invalid_grant' } });
+    expect(await h.store.getGrant('demo', 'notes')).toMatchObject({ status: 'needs_reauth' });
+    noSecretsIn(h);
+  });
+
+  test('slack: ok:false invalid_refresh_token with HTTP 200 is a reauth', async () => {
+    const { h } = await setup((_req, res) => json(res, 200, { ok: false, error: 'invalid_refresh_token' }), {
+      preset: 'slack',
+      resource: undefined,
+    });
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({
+      code: 'reauth_required',
+      details: { reason: 'invalid_grant' },
+    });
+  });
+
+  test('slack: any other ok:false is not a verdict on the grant', async () => {
+    const { h } = await setup((_req, res) => json(res, 200, { ok: false, error: 'invalid_client_id' }), {
+      preset: 'slack',
+      resource: undefined,
+    });
+    const before = await h.store.getGrant('demo', 'notes');
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+    expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
+  });
+});
