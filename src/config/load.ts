@@ -1,9 +1,9 @@
 // Reads mcp.config.json: strict parse, secret references read, relative paths made absolute, defaults filled.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { keyIdOf } from '../broker/crypto.js';
 import { ConfigError } from '../errors.js';
 import { formatIssues } from './issues.js';
 import { KeywardConfig, type KeywardConfigParsed, SecretRef } from './schema.js';
@@ -178,14 +178,6 @@ function decodeKey(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(text)) return undefined;
   const bytes = Buffer.from(text, 'base64url');
   return bytes.length === 32 ? new Uint8Array(bytes) : undefined;
-}
-
-/**
- * The key id that goes in each JWE header. Same derivation as broker/crypto's keyIdOf
- * (base64url(sha256(key)) cut to 12 characters); kept here so that config loading has no broker dependency.
- */
-export function keyIdOf(key: Uint8Array): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 12);
 }
 
 /** `sqlite:rel/path` -> `sqlite:/abs/path`; other schemes pass through. */

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf, loadConfig, resolveConfig } from '../../src/config/load.js';
+import { keyIdOf } from '../../src/broker/crypto.js';
+import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import {
   invalidConfigs,
