@@ -57,7 +57,10 @@ const STATIC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 export const NOTES_SCOPES = ['notes:read', 'notes:write', 'notes:delete'] as const;
 
 export interface DemoResource {
-  /** The RFC 8707 resource indicator; also the `aud` of tokens issued for it. */
+  /**
+   * The RFC 8707 resource indicator; tokens issued for it carry exactly this string as `aud`. A request may name it
+   * with or without a trailing slash.
+   */
   resource: string;
   /** Scopes this resource understands. */
   scopes: string[];
@@ -210,9 +213,8 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
   const localJwks = createLocalJWKSet(jwks);
 
   const resources = new Map<string, DemoResource>();
-  for (const r of opts.resources ?? [])
-    resources.set(stripSlash(r.resource), { ...r, resource: stripSlash(r.resource) });
-  const defaultResource = opts.defaultResource ? stripSlash(opts.defaultResource) : opts.resources?.[0]?.resource;
+  for (const r of opts.resources ?? []) resources.set(stripSlash(r.resource), { ...r });
+  const defaultResource = opts.defaultResource ?? opts.resources?.[0]?.resource;
 
   const stats: DemoAuthServerStats = freshStats();
   const issued = new Set<string>();
@@ -608,7 +610,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       });
     },
     addResource(r: DemoResource) {
-      resources.set(stripSlash(r.resource), { ...r, resource: stripSlash(r.resource) });
+      resources.set(stripSlash(r.resource), { ...r });
     },
     async addClient(metadata: ClientMetadata) {
       // Stored like a dynamically registered client; oidc-provider validates it when it is first looked up.

@@ -223,6 +223,18 @@ describe('refresh', () => {
     );
   });
 
+  test('aud is the resource exactly as registered, trailing slash included', async () => {
+    t.as.addResource({ resource: 'http://127.0.0.1:9/slash/', scopes: ['slash:read'] });
+    const tok = await t.grant({ scopes: ['slash:read'], resource: 'http://127.0.0.1:9/slash/' });
+    expect(decodeJwt(tok.access_token).aud).toBe('http://127.0.0.1:9/slash/');
+    const again = await refreshTokens({
+      ...demoClient(),
+      refreshToken: tok.refresh_token!,
+      resource: 'http://127.0.0.1:9/slash/',
+    });
+    expect(decodeJwt(again.access_token).aud).toBe('http://127.0.0.1:9/slash/');
+  });
+
   test('a plain OAuth request (no openid) still gets a refresh token', async () => {
     const tok = await t.grant({ scopes: ['notes:read'] });
     expect(tok.refresh_token).toBeTruthy();
