@@ -22,7 +22,8 @@ const NOW_S = Math.floor(NOW_MS / 1000);
 /** Every outbound request must stay on loopback: a slip towards github.com or googleapis.com fails the test. */
 const loopbackOnly: typeof fetch = (input, init) => {
   const url = new URL(input instanceof Request ? input.url : String(input));
-  if (url.hostname !== '127.0.0.1') return Promise.reject(new Error(`test refused a non-loopback request to ${url.origin}`));
+  if (url.hostname !== '127.0.0.1')
+    return Promise.reject(new Error(`test refused a non-loopback request to ${url.origin}`));
   return fetch(input, init);
 };
 
@@ -180,10 +181,17 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
   });
 
   test('creates an issue and comments on it (201)', async () => {
-    const issue = success(await call('github_create_issue', { owner: 'octo-org', repo: 'hello-world', title: 'From the agent' }));
+    const issue = success(
+      await call('github_create_issue', { owner: 'octo-org', repo: 'hello-world', title: 'From the agent' }),
+    );
     expect(issue).toMatchObject({ title: 'From the agent', user: { login: 'ana' } });
     const comment = success(
-      await call('github_comment_issue', { owner: 'octo-org', repo: 'hello-world', issue_number: issue.number, body: 'Done.' }),
+      await call('github_comment_issue', {
+        owner: 'octo-org',
+        repo: 'hello-world',
+        issue_number: issue.number,
+        body: 'Done.',
+      }),
     );
     expect(comment).toMatchObject({ body: 'Done.' });
     expect(gh.requests.map((r) => [r.method, r.rawPath, r.body])).toEqual([
@@ -203,8 +211,16 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
     expect(gh.tokenRequests).toHaveLength(1);
     expect(gh.tokenRequests[0]).toMatchObject({
       method: 'POST',
-      headers: { accept: 'application/json', 'content-type': expect.stringContaining('application/x-www-form-urlencoded') },
-      body: { grant_type: 'refresh_token', refresh_token: 'present', client_id: 'Iv1.keyward', client_secret: 'present' },
+      headers: {
+        accept: 'application/json',
+        'content-type': expect.stringContaining('application/x-www-form-urlencoded'),
+      },
+      body: {
+        grant_type: 'refresh_token',
+        refresh_token: 'present',
+        client_id: 'Iv1.keyward',
+        client_secret: 'present',
+      },
     });
     // The old refresh token died with the rotation; a second expiry works only if the new one was stored.
     gh.expireAccessTokens();
@@ -254,7 +270,12 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
     gh.rateLimit.remaining = 0;
     gh.rateLimit.reset = NOW_S + 90;
     const err = failure(await call('github_list_issues', { owner: 'octo-org', repo: 'hello-world' }));
-    expect(err).toMatchObject({ code: 'downstream_error', retryable: true, retryAfterSeconds: 90, reason: 'rate_limited' });
+    expect(err).toMatchObject({
+      code: 'downstream_error',
+      retryable: true,
+      retryAfterSeconds: 90,
+      reason: 'rate_limited',
+    });
   });
 
   test('422 Validation Failed is downstream_error with status 422', async () => {
@@ -356,12 +377,17 @@ describe('Google Calendar (narrowed refresh, no rotation)', () => {
 
   test('each tool gets a credential narrowed to its own scope', async () => {
     await grant([CALENDAR_READONLY, CALENDAR_EVENTS]);
-    const list = success(await call('calendar_list_events', { timeMin: '2030-01-01T00:00:00+01:00', singleEvents: true }));
+    const list = success(
+      await call('calendar_list_events', { timeMin: '2030-01-01T00:00:00+01:00', singleEvents: true }),
+    );
     expect(list).toMatchObject({ kind: 'calendar#events', items: [expect.objectContaining({ summary: 'Existing' })] });
     const created = success(await call('calendar_create_event', event));
     expect(created).toMatchObject({ summary: 'Standup', status: 'confirmed' });
 
-    expect(g.tokenRequests.map((r) => (r.body as Record<string, string>).scope)).toEqual([CALENDAR_READONLY, CALENDAR_EVENTS]);
+    expect(g.tokenRequests.map((r) => (r.body as Record<string, string>).scope)).toEqual([
+      CALENDAR_READONLY,
+      CALENDAR_EVENTS,
+    ]);
     expect(g.requests[0]).toMatchObject({
       method: 'GET',
       segments: ['calendar', 'v3', 'calendars', 'primary', 'events'],

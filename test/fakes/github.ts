@@ -109,6 +109,10 @@ export interface FakeGithub {
   revokeToken(token: string): void;
   /** Kills a refresh token (as 6 months, or a revocation, would). */
   revokeRefreshToken(refreshToken: string): void;
+  /** Kills every access token (as 8 hours would); refresh tokens stay good. */
+  expireAccessTokens(): void;
+  /** Kills every refresh token. */
+  expireRefreshTokens(): void;
   isValidToken(token: string): boolean;
   /** Creates the repository if needed and adds issues to it. Returns them. */
   seedIssues(owner: string, repo: string, seeds: IssueSeed[]): GithubIssue[];
@@ -503,6 +507,12 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     },
     revokeRefreshToken(refreshToken) {
       refreshTokens.delete(refreshToken);
+    },
+    expireAccessTokens() {
+      tokens.clear();
+    },
+    expireRefreshTokens() {
+      refreshTokens.clear();
     },
     isValidToken: (token) => tokens.has(token),
     seedIssues(owner, repo, seeds) {

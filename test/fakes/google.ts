@@ -81,6 +81,12 @@ export interface FakeGoogle {
   createGrant(scopes: string[], opts?: { label?: string }): { accessToken: string; refreshToken: string };
   revokeToken(token: string): void;
   revokeRefreshToken(refreshToken: string): void;
+  /** Kills every access token (as an hour would); refresh tokens stay good. */
+  expireAccessTokens(): void;
+  /** Kills every refresh token (as revocation, or six months unused, would). */
+  expireRefreshTokens(): void;
+  /** See FakeGoogleOptions.narrowOnRefresh; may be changed while running. */
+  narrowOnRefresh: boolean;
   /** The scopes of a live access token, or undefined. */
   scopesOf(token: string): string[] | undefined;
   /** Creates a calendar (and its events). `primary` exists already. */
@@ -332,7 +338,7 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     const grant = refreshTokens.get(form.get('refresh_token') ?? '');
     if (!grant) return tokenError(res, 400, 'invalid_grant', 'Token has been expired or revoked.');
     // With narrowOnRefresh off, the scope parameter is ignored altogether.
-    const asked = opts.narrowOnRefresh === false ? [] : (form.get('scope') ?? '').split(' ').filter(Boolean);
+    const asked = !fake.narrowOnRefresh ? [] : (form.get('scope') ?? '').split(' ').filter(Boolean);
     if (asked.some((s) => !grant.scopes.includes(s))) {
       return tokenError(res, 400, 'invalid_scope', 'Some requested scopes were not granted.');
     }
@@ -387,6 +393,13 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
     revokeRefreshToken(refreshToken) {
       refreshTokens.delete(refreshToken);
     },
+    expireAccessTokens() {
+      tokens.clear();
+    },
+    expireRefreshTokens() {
+      refreshTokens.clear();
+    },
+    narrowOnRefresh: opts.narrowOnRefresh ?? true,
     scopesOf: (token) => tokens.get(token)?.scopes,
     addCalendar,
     seedEvents(calendarId, evs) {
