@@ -256,7 +256,7 @@ async function postgresAdapter(url: string, schema: string, onError: (err: Error
   const { KeyvPostgres } = await import('@keyv/postgres');
   const pool = await openPostgresPool(url, onError);
   const table = `"${schema}"."${TABLE}"`;
-  const createTable = `CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${table}(key VARCHAR(255) PRIMARY KEY, value TEXT)`;
+  const createTable = `CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${table}(key VARCHAR(1024) PRIMARY KEY, value TEXT)`;
   let ensured: Promise<unknown> | undefined;
   const ensureTable = () => {
     ensured ??= pool.query(createTable).catch((err: { code?: string }) => {
@@ -302,7 +302,13 @@ async function postgresAdapter(url: string, schema: string, onError: (err: Error
     }
   }
   // The adapter's own CREATE TABLE runs through `query` above, so it needs the quoted names.
-  const adapter = new PooledKeyvPostgres({ uri: url, schema: `"${schema}"`, table: TABLE, dialect: 'postgres' });
+  const adapter = new PooledKeyvPostgres({
+    uri: url,
+    schema: `"${schema}"`,
+    table: TABLE,
+    dialect: 'postgres',
+    keySize: 1024,
+  });
   adapter.on('error', onError);
   return adapter;
 }
