@@ -330,6 +330,27 @@ describe('revocation', () => {
 });
 
 describe('dynamic client registration', () => {
+  test('addClient registers a client at run time', async () => {
+    await t.as.addClient({
+      client_id: 'late-client',
+      client_secret: 'late-secret-0123456789',
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [t.redirectUri],
+    });
+    const tok = await obtainTokens({
+      issuer: t.issuer,
+      clientId: 'late-client',
+      clientSecret: 'late-secret-0123456789',
+      authMethod: 'client_secret_post',
+      redirectUri: t.redirectUri,
+      scopes: ['openid', 'offline_access', 'notes:read'],
+      resource: t.resource,
+    });
+    expect(decodeJwt(tok.access_token).client_id).toBe('late-client');
+  });
+
   test('a client registers itself and completes the flow', async () => {
     const res = await fetch(t.as.registrationEndpoint, {
       method: 'POST',
