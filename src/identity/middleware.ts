@@ -119,10 +119,13 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
     const bearer: AnyBearerError = isBearerError(err)
       ? err
       : new VerifierUnavailableError('the token could not be checked', { cause: err });
-    // The reason (and its cause) goes to the log; the caller gets the code and a short description.
-    const log = { reason: bearer.message, code: bearer.code, path: req.path, err: bearer.cause };
-    if (bearer.code === 'unavailable') logger?.warn(log, 'inbound token could not be verified');
-    else logger?.info(log, 'inbound token rejected');
+    // The log gets the reason; the caller gets the code and a short description. An outage logs its
+    // cause whole (URLs, socket errors); a rejection only its cause's message, since a jose claim
+    // error carries the token's claims and those are nobody's business in a log line.
+    const log = { reason: bearer.message, error: bearer.code, path: req.path };
+    if (bearer.code === 'unavailable')
+      logger?.warn({ ...log, err: bearer.cause }, 'inbound token could not be verified');
+    else logger?.info({ ...log, detail: (bearer.cause as Error | undefined)?.message }, 'inbound token rejected');
     res.setHeader('Cache-Control', 'no-store');
     if (bearer.code === 'unavailable') {
       res.setHeader('Retry-After', '5');

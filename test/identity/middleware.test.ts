@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { base64url, type JWTPayload, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
 import { type FakeIssuer, startFakeIssuer } from './fakeIssuer.js';
 import { identityFor, NOW, post, rpc, startApp, type TestApp } from './harness.js';
 
@@ -197,6 +198,27 @@ describe('the negative table', () => {
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
+  });
+});
+
+describe('logs', () => {
+  it('say why a token was refused, and never hold the token', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (l: string) => void lines.push(l) } });
+    const logged = await startApp(identityFor(issuer), { logger });
+    try {
+      const tokens = [
+        await issuer.sign(claims({ aud: logged.resource, exp: NOW - 100 })),
+        await issuer.sign(claims({ aud: 'elsewhere' })),
+        'opaque-unknown-token',
+      ];
+      for (const token of tokens) expect((await post(logged, token)).status).toBe(401);
+      expect(lines).toHaveLength(3);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ reason: 'token has expired', error: 'invalid_token' });
+      for (const token of tokens) expect(lines.join('\n')).not.toContain(token);
+    } finally {
+      await logged.close();
+    }
   });
 });
 
