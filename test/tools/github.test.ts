@@ -1,8 +1,13 @@
 // The GitHub tools against a loopback GitHub REST API: request mapping, result shapes, and error bodies read.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import type { ResolvedProvider } from '../../src/config/types.js';
 import { classifyApiFailure } from '../../src/downstream/classify.js';
 import { type DownstreamResponse, sendDownstream } from '../../src/downstream/send.js';
 import { InvalidArgumentsError } from '../../src/errors.js';
+import { github as githubPreset } from '../../src/providers/presets/github.js';
+import { createProviderRuntime } from '../../src/providers/runtime.js';
+import { parseBody as parseTokenBody } from '../../src/providers/tokenClient.js';
+import { TokenEndpointError } from '../../src/providers/types.js';
 import { buildDownstreamRequest } from '../../src/tools/request.js';
 import type { ToolDefinition } from '../../src/tools/types.js';
 import githubTools, { githubCommentIssue, githubCreateIssue, githubListIssues } from '../../tools/github.js';
@@ -265,4 +270,73 @@ describe('hostile owner and repo values', () => {
       expect(fake.requests.at(-1)?.segments).toEqual(['repos', hostile, 'hello-world', 'issues']);
     },
   );
+});
+
+describe('the fake token endpoint, read through the github preset', () => {
+  const config = (tokenEndpoint: string): ResolvedProvider =>
+    ({
+      name: 'github',
+      preset: 'github',
+      clientId: 'Iv1.keyward',
+      clientSecret: 'gh-secret',
+      scopes: [],
+      strategy: 'refresh',
+      apiBaseUrl: fake.apiBaseUrl,
+      authorizationEndpoint: `${fake.url}/login/oauth/authorize`,
+      tokenEndpoint,
+    }) as ResolvedProvider;
+
+  test('a refresh rotates the pair, and the old refresh token is then bad_refresh_token', async () => {
+    const gh = await startFakeGithub({ clientId: 'Iv1.keyward', clientSecret: 'gh-secret' });
+    try {
+      const runtime = createProviderRuntime(config(gh.tokenEndpoint), githubPreset);
+      const first = gh.createGrant();
+      const tokens = await runtime.refresh(first.refreshToken);
+      expect(gh.tokenRequests[0]?.headers.accept).toContain('application/json');
+      expect(tokens.refreshToken).toBeDefined();
+      expect(tokens.refreshToken).not.toBe(first.refreshToken);
+      expect(tokens.expiresIn).toBe(28800);
+      expect(gh.isValidToken(tokens.accessToken)).toBe(true);
+      expect(gh.isValidToken(first.accessToken)).toBe(false);
+      const err = await runtime.refresh(first.refreshToken).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TokenEndpointError);
+      expect(err).toMatchObject({ kind: 'dead', oauthError: 'bad_refresh_token' });
+    } finally {
+      await gh.close();
+    }
+  });
+
+  test('without Accept: application/json the answer is form-encoded, and the token client still reads it', async () => {
+    const gh = await startFakeGithub();
+    try {
+      const { refreshToken } = gh.createGrant();
+      const res = await fetch(gh.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'x' }),
+      });
+      const contentType = res.headers.get('content-type');
+      expect(contentType).toContain('application/x-www-form-urlencoded');
+      const body = parseTokenBody(await res.text(), contentType);
+      expect(body).toMatchObject({
+        access_token: expect.stringMatching(/^ghu_/),
+        expires_in: '28800',
+        token_type: 'bearer',
+      });
+    } finally {
+      await gh.close();
+    }
+  });
+
+  test('bad_refresh_token is dead whether GitHub says it with 200 or 400', async () => {
+    const gh = await startFakeGithub({ tokenErrorStatus: 400 });
+    try {
+      const err = await createProviderRuntime(config(gh.tokenEndpoint), githubPreset)
+        .refresh('ghr_unknown')
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'dead', oauthError: 'bad_refresh_token', status: 400 });
+    } finally {
+      await gh.close();
+    }
+  });
 });
