@@ -56,8 +56,9 @@ export function grantKey(user: string, provider: string, tenant?: string): strin
 export async function createGrantStore(url: string, opts: GrantStoreOptions = {}): Promise<KeywardStore> {
   const location = parseStoreUrl(url);
   const namespace = opts.namespace ?? 'keyward';
-  // keyv strips its prefix at the first ':' when it lists keys.
-  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new TypeError('namespace: letters, digits, _ and - only');
+  // keyv strips its prefix at the first ':' when it lists keys, and lists sqlite and Postgres
+  // keys with LIKE, where '_' is a wildcard and sqlite ignores case.
+  if (!/^[a-z0-9-]+$/.test(namespace)) throw new TypeError('namespace: lowercase letters, digits and - only');
   const opTimeoutMs = opts.opTimeoutMs ?? 5000;
   const logBackendError = (err: Error) =>
     opts.logger?.debug({ err: err.message, backend: location.backend }, 'store backend error');
@@ -150,7 +151,8 @@ class KeyvGrantStore implements KeywardStore {
   }
 
   async listGrants(filter: { user?: string; provider?: string } = {}): Promise<Grant[]> {
-    const grants: Grant[] = [];
+    // Keyed, because a listing paged while other processes write may see a row twice.
+    const grants = new Map<string, Grant>();
     // Listing reads the backend itself (SCAN, a key range), so grants written by other
     // processes appear without an index that concurrent writers could tear.
     await this.#run('list', async () => {
@@ -159,12 +161,10 @@ class KeyvGrantStore implements KeywardStore {
         const grant = value as Grant;
         if (filter.user !== undefined && grant.user !== filter.user) continue;
         if (filter.provider !== undefined && grant.provider !== filter.provider) continue;
-        grants.push(grant);
+        grants.set(key, grant);
       }
     });
-    return grants.sort((a, b) =>
-      grantKey(a.user, a.provider, a.tenant).localeCompare(grantKey(b.user, b.provider, b.tenant)),
-    );
+    return [...grants.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, grant]) => grant);
   }
 
   async getRecord<T>(key: string): Promise<T | undefined> {
@@ -188,11 +188,11 @@ class KeyvGrantStore implements KeywardStore {
   }
 
   async keys(prefix = ''): Promise<string[]> {
-    const keys: string[] = [];
+    const keys = new Set<string>();
     await this.#run('list', async () => {
-      for await (const [key] of this.#iterate()) if (key.startsWith(prefix)) keys.push(key);
+      for await (const [key] of this.#iterate()) if (key.startsWith(prefix)) keys.add(key);
     });
-    return keys.sort();
+    return [...keys].sort();
   }
 
   async getEntry<T>(key: string): Promise<StoredEntry<T> | undefined> {
