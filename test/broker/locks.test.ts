@@ -335,14 +335,14 @@ for (const backend of backends) {
         const holder = a.withLock(
           'k',
           async () => {
-            await sleep(1200);
+            await sleep(1500);
             stillMine = true;
           },
-          { ttlMs: 300 },
+          { ttlMs: 400 },
         );
         await sleep(100);
-        // Four ttls pass while b waits; without renewal the lease would have lapsed after one.
-        await expectBusy(b.withLock('k', async () => 'stolen', { waitMs: 900, ttlMs: 300 }));
+        // Three ttls pass while b waits; without renewal the lease would have lapsed after one.
+        await expectBusy(b.withLock('k', async () => 'stolen', { waitMs: 1100, ttlMs: 400 }));
         await holder;
         expect(stillMine).toBe(true);
         expect(await b.withLock('k', async () => 'after', { waitMs: 2000 })).toBe('after');

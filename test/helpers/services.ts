@@ -53,6 +53,10 @@ export async function startRedis(): Promise<RedisService> {
       { stdio: 'ignore' },
     );
     child = proc;
+    // A test run that dies without its afterAll must not leave a server behind.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
     const failed = new Promise<never>((_, reject) => {
       proc.once('error', reject);
       proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
