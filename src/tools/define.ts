@@ -89,7 +89,9 @@ export function toolDefinitionProblems(def: unknown): string[] {
   if (typeof d.provider !== 'string') problems.push('provider: required');
   else if (!PROVIDER_NAME.test(d.provider)) problems.push('provider: provider names are lower-case, a-z0-9-');
 
-  problems.push(...scopeProblems('scopes', d.scopes, false));
+  // Empty is allowed here for providers whose tokens carry no scopes (GitHub App user tokens);
+  // the loader refuses it for every provider that can narrow (tools/load.ts).
+  problems.push(...scopeProblems('scopes', d.scopes, true));
   if (d.gatewayScopes !== undefined) problems.push(...scopeProblems('gatewayScopes', d.gatewayScopes, true));
 
   if (d.input === undefined) problems.push('input: required');
@@ -120,8 +122,8 @@ export function toolDefinitionProblems(def: unknown): string[] {
  * Defines a tool. The arguments of `request` are typed from `input`, and the definition is
  * checked now, so that a mistake stops the gateway at start-up with the tool's name in the error.
  *
- * `scopes` must name at least one scope: on a refresh, an empty scope means "everything the grant
- * holds" (RFC 6749 s.6), which is the opposite of least privilege.
+ * `scopes` may be empty only for a provider whose tokens have no scopes: on a refresh, an empty
+ * scope means "everything the grant holds" (RFC 6749 s.6). The loader enforces that per provider.
  */
 export function defineTool<I extends AnyZodObject, O extends AnyZodObject = AnyZodObject>(
   spec: ToolSpec<I, O>,

@@ -1,4 +1,5 @@
 // Loads tool definitions from the configured paths and checks them against the configured providers.
+import { PRESETS } from '../providers/presets/index.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -231,6 +232,11 @@ export async function loadTools(
             (known.length ? ` (configured: ${known.join(', ')})` : ' (the config has no providers)'),
         );
       } else {
+        if (tool.scopes.length === 0 && !(provider.preset && PRESETS[provider.preset]?.narrowing === 'none')) {
+          local.push(
+            `${at('scopes')}: must name at least one scope (an empty scope on refresh means the whole grant); only tools of providers whose tokens carry no scopes, such as the github preset, may leave it empty`,
+          );
+        }
         const allowed = new Set(provider.scopes);
         for (const scope of tool.scopes) {
           if (!allowed.has(scope)) {

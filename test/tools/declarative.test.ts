@@ -232,13 +232,6 @@ describe('declarative tools', () => {
       'name: must be 1-64 characters of a-z, 0-9 and _, starting with a letter',
     ],
     [
-      'no scopes',
-      (d) => {
-        d.scopes = [];
-      },
-      'scopes: must name at least one scope',
-    ],
-    [
       'readOnly and destructive',
       (d) => {
         d.annotations.destructive = true;
@@ -273,7 +266,6 @@ describe('declarative tools', () => {
         'request.json.x: "{nope}" is not an input property',
         'name: must be 1-64 characters of a-z, 0-9 and _, starting with a letter',
         'title: required',
-        'scopes: must name at least one scope (an empty scope on refresh means the whole grant)',
         'annotations: a tool cannot be both readOnly and destructive',
       ]),
     );

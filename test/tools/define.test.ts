@@ -56,7 +56,6 @@ describe('defineTool', () => {
     ['no title', { title: '' }, 'title: required'],
     ['no description', { description: undefined }, 'description: required'],
     ['a bad provider name', { provider: 'GitHub' }, 'provider: provider names are lower-case, a-z0-9-'],
-    ['no scopes', { scopes: [] }, 'scopes: must name at least one scope'],
     ['a scope with a space', { scopes: ['repo read'] }, 'scopes[0]: must be a scope token (no spaces)'],
     ['a scope twice', { scopes: ['repo', 'repo'] }, 'scopes[1]: "repo" is listed twice'],
     ['scopes not an array', { scopes: 'repo' }, 'scopes: must be an array of scope strings'],
@@ -83,7 +82,7 @@ describe('defineTool', () => {
   it('names the tool and lists every problem at once', () => {
     let err: ToolDefinitionError | undefined;
     try {
-      defineTool(spec({ scopes: [], title: '', annotations: { readOnly: true, destructive: true } }));
+      defineTool(spec({ scopes: ['a b'], title: '', annotations: { readOnly: true, destructive: true } }));
     } catch (e) {
       err = e as ToolDefinitionError;
     }

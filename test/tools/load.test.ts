@@ -1,4 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -72,6 +74,18 @@ describe('loadTools', () => {
     expect(narrow.problems).toEqual([
       'scopes: scope "notes:write" is not among providers.notes.scopes (notes:read); add it there or drop it here',
     ]);
+  });
+
+  it('allows no scopes only for a provider whose tokens carry none (the github preset)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keyward-tools-'));
+    const tool = { ...JSON.parse(readFileSync(at('valid/echo.json'), 'utf8')), scopes: [] };
+    writeFileSync(path.join(dir, 'unscoped.json'), JSON.stringify(tool));
+    const notes = provider('notes', ['notes:read', 'notes:write']);
+    const refused = await loadError([dir], { notes });
+    expect(refused.problems[0]).toMatch(/^scopes: must name at least one scope/);
+    const github = { ...notes, preset: 'github' as const };
+    await expect(loadTools([dir], { notes: github })).resolves.toHaveLength(1);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('names the file and the path for an invalid declarative tool', async () => {
