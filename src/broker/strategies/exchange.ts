@@ -36,13 +36,9 @@ export async function exchangeCredential(
       signal: req.signal,
     });
     const exchange = (token: string) =>
-      retryTransient(
-        () => runtime.exchangeToken(token, { ...plan, mode: plan.mode }, { signal: req.signal }),
-        ctx.retry,
-        {
-          signal: req.signal,
-        },
-      );
+      retryTransient(() => runtime.exchangeToken(token, plan, { signal: req.signal }), ctx.retry, {
+        signal: req.signal,
+      });
     let tokens: TokenSet;
     try {
       tokens = await exchange(subject.token);
