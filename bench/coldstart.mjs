@@ -1,10 +1,10 @@
 // Cold start: from spawn to the tools/list response over stdio, the gateway against a bare SDK server.
 // Usage: node bench/coldstart.mjs [runs]   (after npm run build)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 const root = path.resolve(import.meta.dirname, '..');
 const runs = Number(process.argv[2] ?? 15);
@@ -61,14 +61,24 @@ writeFileSync(
     audit: 'jsonl:audit.jsonl',
   }),
 );
-const env = { PATH: process.env.PATH, KEYWARD_ENCRYPTION_KEY: randomBytes(32).toString('base64url'), KEYWARD_LOG_LEVEL: 'warn' };
+const env = {
+  PATH: process.env.PATH,
+  KEYWARD_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+  KEYWARD_LOG_LEVEL: 'warn',
+};
 
 const gateway = [];
 const baseline = [];
 // Interleaved, so that machine noise hits both alike.
 for (let i = 0; i < runs; i++) {
   baseline.push(await timeToToolsList(process.execPath, [path.join(root, 'bench/baseline-server.mjs')], env));
-  gateway.push(await timeToToolsList(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--config', configPath], env));
+  gateway.push(
+    await timeToToolsList(
+      process.execPath,
+      [path.join(root, 'dist/src/cli/main.js'), 'serve', '--config', configPath],
+      env,
+    ),
+  );
 }
 rmSync(dir, { recursive: true, force: true });
 

@@ -1,5 +1,5 @@
 // JSON logs on stderr (stdout belongs to JSON-RPC in stdio mode), with secrets redacted.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 

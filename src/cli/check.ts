@@ -54,7 +54,13 @@ export async function runCheck(opts: { config: string }): Promise<void> {
 }
 
 function printTable(rows: Row[]): void {
-  const head: Row = { provider: 'PROVIDER', strategy: 'STRATEGY', source: 'SOURCE', status: 'STATUS', detail: 'ENDPOINTS' };
+  const head: Row = {
+    provider: 'PROVIDER',
+    strategy: 'STRATEGY',
+    source: 'SOURCE',
+    status: 'STATUS',
+    detail: 'ENDPOINTS',
+  };
   const cols = Object.keys(head) as (keyof Row)[];
   const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[head, ...rows].map((r) => r[c].length))]));
   for (const r of [head, ...rows]) {

@@ -14,7 +14,10 @@ export interface ServeOptions {
   port?: number;
 }
 
-export function applyOverrides(config: ResolvedConfig, opts: { transport?: 'stdio' | 'http'; port?: number }): ResolvedConfig {
+export function applyOverrides(
+  config: ResolvedConfig,
+  opts: { transport?: 'stdio' | 'http'; port?: number },
+): ResolvedConfig {
   const server = { ...config.server };
   if (opts.transport) server.transport = opts.transport;
   if (opts.port !== undefined && Number.isFinite(opts.port)) {

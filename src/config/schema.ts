@@ -45,22 +45,25 @@ export const ProviderConfig = z
     /** Extra authorization request parameters, such as `access_type`. */
     authorizeParams: z.record(z.string(), z.string()).optional(),
   })
-  .superRefine((p, ctx) => {
-    if (!p.preset && !p.issuer && !(p.authorizationEndpoint && p.tokenEndpoint)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['issuer'],
-        message: 'required: give issuer (discovery), authorizationEndpoint and tokenEndpoint, or a preset',
-      });
-    }
-    if (p.strategy === 'mint' && !p.resource) {
-      ctx.addIssue({ code: 'custom', path: ['resource'], message: 'required for strategy "mint" (the audience)' });
-    }
-    if (p.preset === 'microsoft' && !p.tenant) {
-      ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'required for preset "microsoft"' });
-    }
-    // `when`: run even if a field failed, so that one pass reports every problem.
-  }, { when: (payload) => isPlainObject(payload.value) });
+  .superRefine(
+    (p, ctx) => {
+      if (!p.preset && !p.issuer && !(p.authorizationEndpoint && p.tokenEndpoint)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['issuer'],
+          message: 'required: give issuer (discovery), authorizationEndpoint and tokenEndpoint, or a preset',
+        });
+      }
+      if (p.strategy === 'mint' && !p.resource) {
+        ctx.addIssue({ code: 'custom', path: ['resource'], message: 'required for strategy "mint" (the audience)' });
+      }
+      if (p.preset === 'microsoft' && !p.tenant) {
+        ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'required for preset "microsoft"' });
+      }
+      // `when`: run even if a field failed, so that one pass reports every problem.
+    },
+    { when: (payload) => isPlainObject(payload.value) },
+  );
 
 function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -73,9 +76,7 @@ export const IdentityConfig = z.strictObject({
   /** Defaults to the issuer's discovered jwks_uri. */
   jwksUri: httpUrl.optional(),
   /** RFC 7662 introspection, for opaque tokens. */
-  introspection: z
-    .strictObject({ endpoint: httpUrl, clientId: z.string().min(1), clientSecret: SecretRef })
-    .optional(),
+  introspection: z.strictObject({ endpoint: httpUrl, clientId: z.string().min(1), clientSecret: SecretRef }).optional(),
   /** Defaults to `${server.publicUrl}/mcp`. */
   audience: httpUrl.optional(),
   userClaim: z.enum(['sub', 'email']).default('sub'),
@@ -83,7 +84,9 @@ export const IdentityConfig = z.strictObject({
   /** Gateway scopes every caller needs. */
   requiredScopes: z.array(z.string().min(1)).default([]),
   scopesSupported: z.array(z.string().min(1)).optional(),
-  algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  algorithms: z
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+    .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
   /**
    * The JWT `typ` header an access token may carry. "at+jwt" (RFC 9068) only; "at+jwt-or-absent"
@@ -113,17 +116,30 @@ export const KeywardConfig = z.strictObject({
       stateful: z.boolean().default(false),
       /** Per downstream call. */
       timeoutMs: z.number().int().min(100).max(300_000).default(30_000),
-      maxResponseBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+      maxResponseBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(5 * 1024 * 1024),
     })
     .prefault({}),
-  store: z.string().regex(STORE_URL, 'must be sqlite:<path>, redis://…, postgres://… or memory:').default('sqlite:.keyward/keyward.db'),
+  store: z
+    .string()
+    .regex(STORE_URL, 'must be sqlite:<path>, redis://…, postgres://… or memory:')
+    .default('sqlite:.keyward/keyward.db'),
   encryptionKey: SecretRef.default({ env: 'KEYWARD_ENCRYPTION_KEY' }),
   /** Keys that still decrypt after a rotation (`keyward rotate-key`). */
   previousEncryptionKeys: z.array(SecretRef).default([]),
-  providers: z.record(z.string().regex(PROVIDER_NAME, 'provider names are lower-case, a-z0-9-'), ProviderConfig).default({}),
+  providers: z
+    .record(z.string().regex(PROVIDER_NAME, 'provider names are lower-case, a-z0-9-'), ProviderConfig)
+    .default({}),
   tools: z.array(z.string().min(1)).default(['tools']),
   identity: IdentityConfig.optional(),
-  audit: z.string().regex(/^(jsonl:.+|stderr:|memory:)$/, 'must be jsonl:<path>, stderr: or memory:').default('jsonl:.keyward/audit.jsonl'),
+  audit: z
+    .string()
+    .regex(/^(jsonl:.+|stderr:|memory:)$/, 'must be jsonl:<path>, stderr: or memory:')
+    .default('jsonl:.keyward/audit.jsonl'),
 });
 export type KeywardConfigInput = z.input<typeof KeywardConfig>;
 export type KeywardConfigParsed = z.infer<typeof KeywardConfig>;

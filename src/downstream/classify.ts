@@ -60,21 +60,14 @@ function retryAfterSeconds(res: DownstreamResponse, nowMs: number): number | und
 
 /** A short message from the API's own error body, with anything that looks like a credential removed. */
 function safeApiMessage(body: unknown): string | undefined {
-  const b = body as { message?: unknown; error?: unknown; error_description?: unknown } | undefined;
-  const candidate =
-    typeof b?.message === 'string'
-      ? b.message
-      : typeof (b?.error as { message?: unknown } | undefined)?.message === 'string'
-        ? ((b?.error as { message: string }).message)
-        : typeof b?.error_description === 'string'
-          ? b.error_description
-          : typeof b?.error === 'string'
-            ? b.error
-            : undefined;
+  const b = (body ?? {}) as { message?: unknown; error?: unknown; error_description?: unknown };
+  const nested =
+    typeof b.error === 'object' && b.error !== null ? (b.error as { message?: unknown }).message : undefined;
+  const candidate = [b.message, nested, b.error_description, b.error].find((v): v is string => typeof v === 'string');
   if (!candidate) return undefined;
   return candidate
     .replace(/bearer\s+\S+/gi, 'Bearer [redacted]')
-    .replace(/[A-Za-z0-9_\-]{24,}\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+/g, '[redacted]')
+    .replace(/[A-Za-z0-9_-]{24,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, '[redacted]')
     .slice(0, 200);
 }
 
@@ -108,7 +101,12 @@ export function classifyApiFailure(
       limited
         ? `The ${ctx.provider} API is rate limiting this user.`
         : `The ${ctx.provider} API answered ${res.status}${apiMessage ? `: ${apiMessage}` : '.'}`,
-      { provider: ctx.provider, status, reason: limited ? 'rate_limited' : `http_${res.status}`, retryAfterSeconds: retryAfterSeconds(res, ctx.nowMs) },
+      {
+        provider: ctx.provider,
+        status,
+        reason: limited ? 'rate_limited' : `http_${res.status}`,
+        retryAfterSeconds: retryAfterSeconds(res, ctx.nowMs),
+      },
     ),
   };
 }

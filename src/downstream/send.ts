@@ -61,14 +61,20 @@ export async function sendDownstream(req: OutboundRequest, opts: SendOptions): P
       await res.body?.cancel();
       const next = new URL(res.headers.get('location') as string, url);
       if (next.origin !== origin) {
-        throw new DownstreamError('The API redirected to another origin; the gateway does not follow it with credentials.', {
-          status: res.status,
-          reason: 'cross_origin_redirect',
-          internal: `redirect to ${next.origin}`,
-        });
+        throw new DownstreamError(
+          'The API redirected to another origin; the gateway does not follow it with credentials.',
+          {
+            status: res.status,
+            reason: 'cross_origin_redirect',
+            internal: `redirect to ${next.origin}`,
+          },
+        );
       }
       if (hop >= MAX_REDIRECTS) {
-        throw new DownstreamError('The API redirected too many times.', { status: res.status, reason: 'redirect_loop' });
+        throw new DownstreamError('The API redirected too many times.', {
+          status: res.status,
+          reason: 'redirect_loop',
+        });
       }
       // 303, and 301/302 after a POST, turn into a GET without a body, as browsers do.
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {

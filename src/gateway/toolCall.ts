@@ -83,7 +83,9 @@ export async function runToolCall(
     const gerr = await toGatewayError(deps, err, caller, tool, callId);
     outcome = { ok: false, callId, error: gerr.toPayload(callId) };
     record.errorCode = gerr.code;
-    record.reason = gerr.details.internal ? `${gerr.details.reason ?? gerr.code}: ${gerr.details.internal}` : gerr.details.reason;
+    record.reason = gerr.details.internal
+      ? `${gerr.details.reason ?? gerr.code}: ${gerr.details.internal}`
+      : gerr.details.reason;
     if (gerr.code === 'reauth_required' || gerr.code === 'insufficient_scope') {
       deps.metrics.reauthErrors.inc({ provider: tool?.provider ?? '', reason: gerr.details.reason ?? gerr.code });
     }
@@ -178,12 +180,15 @@ async function callTool(
     }
     response = await send(credential);
     if (response.status === 401) {
-      throw new ReauthRequiredError(`The ${tool.provider} API rejects this user's credentials; access must be granted again.`, {
-        provider: tool.provider,
-        scopes: tool.scopes,
-        reason: 'revoked',
-        internal: 'API answered 401 to a freshly renewed credential',
-      });
+      throw new ReauthRequiredError(
+        `The ${tool.provider} API rejects this user's credentials; access must be granted again.`,
+        {
+          provider: tool.provider,
+          scopes: tool.scopes,
+          reason: 'revoked',
+          internal: 'API answered 401 to a freshly renewed credential',
+        },
+      );
     }
   }
 
@@ -211,12 +216,16 @@ function shapeResult(
   try {
     value = JSON.parse(body);
   } catch (err) {
-    throw new DownstreamError('The API answered with malformed JSON.', { reason: 'malformed_response' }, { cause: err });
+    throw new DownstreamError(
+      'The API answered with malformed JSON.',
+      { reason: 'malformed_response' },
+      { cause: err },
+    );
   }
   // structuredContent must be an object; a bare list is wrapped so it still has a shape.
-  const structured = (value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? value
-    : { items: value }) as Record<string, unknown>;
+  const structured = (
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? value : { items: value }
+  ) as Record<string, unknown>;
   if (tool.output) {
     const checked = tool.output.safeParse(structured);
     if (!checked.success) {
@@ -249,7 +258,9 @@ async function toGatewayError(
           user: caller.user,
           ...(caller.tenant ? { tenant: caller.tenant } : {}),
           client: caller.client,
-          ...(err.code === 'insufficient_scope' && err.details.missingScopes ? { scopes: err.details.missingScopes } : {}),
+          ...(err.code === 'insufficient_scope' && err.details.missingScopes
+            ? { scopes: err.details.missingScopes }
+            : {}),
           callId,
         });
       } catch (linkErr) {
@@ -259,6 +270,7 @@ async function toGatewayError(
     err.details.provider ??= provider;
     err.details.scopes ??= tool?.scopes;
   }
-  if (err.code !== 'invalid_arguments') deps.logger.warn({ callId, tool: tool?.name, code: err.code, reason: err.details.reason }, 'tool call failed');
+  if (err.code !== 'invalid_arguments')
+    deps.logger.warn({ callId, tool: tool?.name, code: err.code, reason: err.details.reason }, 'tool call failed');
   return err;
 }

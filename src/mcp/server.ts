@@ -2,8 +2,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
-  type CallToolResult,
   CallToolRequestSchema,
+  type CallToolResult,
   type ServerNotification,
   type ServerRequest,
   UrlElicitationRequiredError,
@@ -48,7 +48,7 @@ export function createMcpServer(opts: McpAdapterOptions): McpServer {
     {
       capabilities: { tools: { listChanged: false } },
       instructions:
-        'Keyward calls APIs on the user\'s behalf. When a tool answers reauth_required or insufficient_scope, show the user the authorizeUrl and retry after they have granted access.',
+        "Keyward calls APIs on the user's behalf. When a tool answers reauth_required or insufficient_scope, show the user the authorizeUrl and retry after they have granted access.",
     },
   );
 

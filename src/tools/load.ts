@@ -1,5 +1,5 @@
 // Loads tool definitions from the configured paths and checks them against the configured providers.
-import { PRESETS } from '../providers/presets/index.js';
+
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseJson } from '../config/load.js';
 import type { ResolvedProvider } from '../config/types.js';
 import { ConfigError, ToolDefinitionError } from '../errors.js';
+import { PRESETS } from '../providers/presets/index.js';
 import { declarativeTool } from './declarative.js';
 import { isDefinedTool, toolDefinitionProblems } from './define.js';
 import type { ToolDefinition } from './types.js';

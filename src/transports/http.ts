@@ -111,7 +111,11 @@ export function createHttpApp(gateway: Gateway, opts: HttpOptions = {}): express
     res
       .status(405)
       .set('Allow', 'POST')
-      .json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless' }, id: null });
+      .json({
+        jsonrpc: '2.0',
+        error: { code: -32000, message: 'Method not allowed: this server is stateless' },
+        id: null,
+      });
   };
   app.get('/mcp', originGuard(origins), methodNotAllowed);
   app.delete('/mcp', originGuard(origins), methodNotAllowed);

@@ -21,10 +21,14 @@ export async function spawnHttpGateway(
   stack: Stack,
   extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; stderr: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', stack.configPath, '--transport', 'http', ...extraArgs], {
-    env: childEnv(stack),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--config', stack.configPath, '--transport', 'http', ...extraArgs],
+    {
+      env: childEnv(stack),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -45,4 +49,3 @@ export async function spawnHttpGateway(
     },
   };
 }
-

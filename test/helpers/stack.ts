@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateEncryptionKey } from '../../src/broker/crypto.js';
 import { type DemoApi, startDemoApi } from '../../src/demo/api.js';
-import { type DemoAuthServer, DEMO_CLIENT_ID, NOTES_SCOPES, startDemoAuthServer } from '../../src/demo/authServer.js';
+import { DEMO_CLIENT_ID, type DemoAuthServer, NOTES_SCOPES, startDemoAuthServer } from '../../src/demo/authServer.js';
 import { plant } from './canary.js';
 import { freePort } from './ports.js';
 
