@@ -96,7 +96,14 @@ async function brokerFor(storeUrl) {
   };
   const call = (i) => broker.credentialFor({ callId: `call-${i}`, user: 'demo', client: 'bench', tool });
   await call(-1); // signing key created and loaded once, outside the measurement
-  return { call, close: async () => (await broker.close(), await lock.close(), await store.close()) };
+  return {
+    call,
+    async close() {
+      await broker.close();
+      await lock.close();
+      await store.close();
+    },
+  };
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'keyward-mint-'));

@@ -30,7 +30,7 @@ export interface BrokerOptions {
   /** A cached credential is not handed out this close to expiry. Default 30 s. */
   skewMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** How long a call waits for another process's refresh of the same grant. Default 20 s. */
+  /** How long a call waits for another process's refresh of the same grant (longer than a refresh with its retries). Default 30 s. */
   lockWaitMs?: number;
   /** The lock's lease; renewed while a refresh runs. Default 15 s. */
   lockTtlMs?: number;
@@ -99,7 +99,7 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
     coalesce,
     skewMs,
     retry: { ...DEFAULT_RETRY, ...o.retry },
-    lockWaitMs: o.lockWaitMs ?? 20_000,
+    lockWaitMs: o.lockWaitMs ?? 30_000,
     lockTtlMs: o.lockTtlMs ?? 15_000,
     defaultLifetimeMs: o.defaultLifetimeMs ?? 300_000,
     mintTtlSeconds: o.mintTtlSeconds ?? 60,

@@ -87,7 +87,7 @@ export function createCredentialCache(opts: CredentialCacheOptions) {
     }
     if (!opts.shared || opts2.memoryOnly) return undefined;
     const stored = await opts.store.getRecord<StoredCredential>(key);
-    if (!stored || stored.v !== 1 || !fresh(stored.meta)) return undefined;
+    if (stored?.v !== 1 || !fresh(stored.meta)) return undefined;
     let token: string;
     try {
       token = await opts.cipher.decrypt(stored.tokenEnc, bindingOf(grant));
