@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// The `keyward` command line: serve, demo, check, keygen, jwks, rotate-key.
+// The `keyward` command line: serve, demo, check, connect, grants, revoke, audit, keygen, jwks, rotate-key.
 import { Command, Option } from 'commander';
 import { ConfigError, ToolDefinitionError } from '../errors.js';
 import { VERSION } from '../gateway/gateway.js';
+import { runAudit } from './audit.js';
 import { runCheck } from './check.js';
+import { runConnect } from './connect.js';
 import { runDemo } from './demo.js';
+import { runGrants } from './grants.js';
 import { runJwks, runKeygen, runRotateKey } from './keys.js';
+import { runRevoke } from './revoke.js';
 import { runServe } from './serve.js';
 
 const program = new Command();
@@ -39,7 +43,60 @@ program
   .addOption(configOption())
   .action(async (opts) => runCheck(opts));
 
-program.command('keygen').description('print a new 32-byte encryption key (base64url)').action(() => runKeygen());
+const positiveInt = (v: string) => {
+  const n = Number.parseInt(v, 10);
+  if (!Number.isFinite(n) || n < 1) throw new Error(`not a positive number: ${v}`);
+  return n;
+};
+
+program
+  .command('connect')
+  .description('grant the gateway access to a provider: opens a browser (loopback callback) or uses the device grant')
+  .argument('<provider>', 'a provider name from the config')
+  .addOption(configOption())
+  .option('-u, --user <user>', 'whose grant (default: server.user, KEYWARD_USER, or the OS user)')
+  .option('--device', 'use the device authorization grant (RFC 8628): enter a code on any device')
+  .option('--no-open', 'print the URL without opening a browser')
+  .option('--timeout <seconds>', 'how long to wait for the user', positiveInt, 600)
+  .action(async (provider: string, opts) => {
+    process.exitCode = await runConnect(provider, opts);
+  });
+
+program
+  .command('grants')
+  .description('list stored grants: provider, user, status, scopes, consent and expiry, last use (never a secret)')
+  .addOption(configOption())
+  .option('-u, --user <user>', "only this user's grants (default: every user)")
+  .option('--json', 'print JSON')
+  .action(async (opts) => {
+    process.exitCode = await runGrants(opts);
+  });
+
+program
+  .command('revoke')
+  .description("revoke a user's grant at the provider (RFC 7009 where it has one) and mark it revoked")
+  .argument('<provider>', 'a provider name from the config')
+  .addOption(configOption())
+  .option('-u, --user <user>', 'whose grant (default: server.user, KEYWARD_USER, or the OS user)')
+  .option('--tenant <tenant>', 'the tenant of the grant, where grants are per tenant')
+  .action(async (provider: string, opts) => {
+    process.exitCode = await runRevoke(provider, opts);
+  });
+
+program
+  .command('audit')
+  .description('print the latest audit records from the jsonl audit log')
+  .addOption(configOption())
+  .option('-n, --tail <n>', 'how many records', positiveInt, 20)
+  .option('--json', 'print the records as JSON lines')
+  .action(async (opts) => {
+    process.exitCode = await runAudit(opts);
+  });
+
+program
+  .command('keygen')
+  .description('print a new 32-byte encryption key (base64url)')
+  .action(() => runKeygen());
 
 program
   .command('jwks')
