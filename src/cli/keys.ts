@@ -15,8 +15,13 @@ export async function runJwks(opts: { config: string }): Promise<void> {
   const store = await createGrantStore(config.store);
   try {
     const cipher = createGrantCipher(config.encryption);
-    const keys = createSigningKeys({ store, cipher, issuer: config.server.publicUrl });
-    console.log(JSON.stringify(await keys.jwks(), null, 2));
+    const lock = await createRefreshLock(config.store);
+    try {
+      const keys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
+      console.log(JSON.stringify(await keys.jwks(), null, 2));
+    } finally {
+      await lock.close();
+    }
   } finally {
     await store.close();
   }

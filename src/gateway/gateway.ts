@@ -85,7 +85,8 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
   const cipher = createGrantCipher(config.encryption);
   const lock = await createRefreshLock(config.store, { metrics });
   const providers = createProviderRegistry(config, { ...(opts.fetch ? { fetch: opts.fetch } : {}), logger });
-  const signingKeys = createSigningKeys({ store, cipher, issuer: config.server.publicUrl });
+  // The lock keeps two processes that start together from each creating a signing key.
+  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
   const broker = createCredentialBroker({
     config,
     store,
