@@ -1,5 +1,5 @@
 // The onboarding routes: /connect and /callback for granting access, /signin for who is at the browser, /accounts to see and revoke.
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Grant } from '../broker/types.js';
 import type { ResolvedConfig } from '../config/types.js';
@@ -301,6 +301,20 @@ export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRou
   }
 
   if (opts.accounts !== false) mountAccounts(router, { deps, sessions, publicUrl, mode, whoIsHere });
+
+  // A store or provider failure inside a route: a page that says so, never a stack trace.
+  router.use(((err, req, res, next) => {
+    // Errors from the app's other routes pass through a mounted router: leave them to the app.
+    if (res.headersSent || !/^\/(connect|callback|signin|accounts)(\/|$)/.test(req.path)) {
+      next(err);
+      return;
+    }
+    deps.logger.error({ err }, 'onboarding request failed');
+    sendPage(
+      res,
+      errorPage(503, 'Something went wrong', 'The gateway could not complete this just now.', 'Try again in a minute.'),
+    );
+  }) as ErrorRequestHandler);
 
   return router;
 }

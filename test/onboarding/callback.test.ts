@@ -225,3 +225,24 @@ describe('bad callbacks: a clear page, an audit record, and grants unchanged', (
     expectNoCanary(res.body, 'the page');
   });
 });
+
+describe('when the store fails', () => {
+  it('a callback gets a page that says so, not a stack trace', async () => {
+    const original = h.gateway.store.getRecord.bind(h.gateway.store);
+    h.gateway.store.getRecord = async () => {
+      throw new Error('store is down');
+    };
+    try {
+      const res = await open(
+        new CookieJar(),
+        `${h.url}/callback/notes?code=abc&state=${randomBytes(32).toString('base64url')}`,
+      );
+      expect(res.status).toBe(503);
+      expect(res.body).toContain('Something went wrong');
+      expect(res.body).not.toContain('store is down');
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    } finally {
+      h.gateway.store.getRecord = original;
+    }
+  });
+});
