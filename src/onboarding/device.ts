@@ -104,7 +104,7 @@ export async function connectWithDevice(
 
   // openid-client has checked the ID token's issuer, audience and times; it came straight from
   // the token endpoint, so TLS vouches for its origin.
-  const subject = tokens.claims()?.sub;
+  const subject = tokens.claims()?.[deps.config.identity?.userClaim ?? 'sub'];
   if (defaultSubjectCheck(deps.config)(runtime) && subject !== req.user) {
     await runtime
       .revoke({ refreshToken: tokens.refresh_token, accessToken: tokens.access_token })
