@@ -43,6 +43,8 @@ export interface GatewayErrorDetails {
   retryAfterSeconds?: number;
   status?: number;
   issues?: string[];
+  /** Overrides the class's own judgement where the case knows better (a renewed credential). */
+  retryable?: boolean;
   /** Detail for logs and audit only; never shown to the agent. */
   internal?: string;
 }
@@ -60,7 +62,7 @@ export abstract class GatewayError extends Error {
   }
 
   toPayload(callId?: string): ToolErrorPayload {
-    const { internal: _internal, ...safe } = this.details;
+    const { internal: _internal, retryable: _retryable, ...safe } = this.details;
     const payload: ToolErrorPayload = { code: this.code, message: this.message, retryable: this.retryable };
     for (const [k, v] of Object.entries(safe)) {
       if (v !== undefined) (payload as unknown as Record<string, unknown>)[k] = v;
@@ -98,6 +100,7 @@ export class ProviderUnavailableError extends GatewayError {
 export class DownstreamError extends GatewayError {
   readonly code = 'downstream_error' as const;
   get retryable(): boolean {
+    if (this.details.retryable !== undefined) return this.details.retryable;
     const s = this.details.status;
     if (s !== undefined) return s === 429 || s >= 500;
     return this.details.reason === 'timeout' || this.details.reason === 'network';

@@ -1,5 +1,6 @@
 // The composition root: config in, a running gateway (store, broker, tools, audit) out.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createAuditSink } from '../audit/sink.js';
 import type { AuditSink } from '../audit/types.js';
 import { createCredentialBroker } from '../broker/broker.js';
@@ -14,7 +15,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { AuthorizeLinks } from '../onboarding/types.js';
 import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.js';
-import { loadTools } from '../tools/load.js';
+import { loadTools, packageRoot } from '../tools/load.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { type Caller, runToolCall, type ToolOutcome } from './toolCall.js';
 
@@ -54,7 +55,7 @@ export interface Gateway {
 
 export const VERSION: string = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
       version?: string;
     };
     return pkg.version ?? '0.0.0';

@@ -161,8 +161,10 @@ async function callTool(
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
       ...(signal ? { signal } : {}),
     });
-    attempt.response = response;
-    return response;
+    // An API that echoes the request (some debug endpoints do) must not hand the token back to the agent.
+    const safe = { ...response, text: credential.redact(response.text) };
+    attempt.response = safe;
+    return safe;
   };
 
   let credential = await deps.broker.credentialFor(req);
@@ -175,7 +177,7 @@ async function callTool(
       attempt.credential = credential;
       throw new DownstreamError(
         'The API rejected the credential; it has been renewed. This action is not idempotent, so it was not repeated: retry it.',
-        { provider: tool.provider, status: 401, reason: 'credential_renewed' },
+        { provider: tool.provider, status: 401, reason: 'credential_renewed', retryable: true },
       );
     }
     response = await send(credential);
@@ -202,7 +204,7 @@ async function callTool(
     throw failure.error;
   }
 
-  return shapeResult(tool, credential.redact(response.text), response.contentType);
+  return shapeResult(tool, response.text, response.contentType);
 }
 
 function shapeResult(
