@@ -1,8 +1,7 @@
 // defineTool(): the typed way to write a tool, checked when it is created rather than when it is called.
-import type { z } from 'zod';
 import { PROVIDER_NAME } from '../config/schema.js';
 import { ToolDefinitionError } from '../errors.js';
-import type { AnyZodObject, RequestSpec, ToolAnnotations, ToolDefinition } from './types.js';
+import type { AnyZodObject, ToolAnnotations, ToolDefinition } from './types.js';
 
 export const TOOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 /** RFC 6749 s.3.3 scope-token: printable ASCII without space, `"` or `\`. */
@@ -10,19 +9,15 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const MAX_TITLE = 100;
 const MAX_DESCRIPTION = 4000;
 
-/** What a tool author writes. `annotations` may be left out: the MCP defaults then apply. */
-export interface ToolSpec<I extends AnyZodObject, O extends AnyZodObject = AnyZodObject> {
-  name: string;
-  title: string;
-  description: string;
-  provider: string;
-  scopes: string[];
-  gatewayScopes?: string[];
-  input: I;
-  output?: O;
-  annotations?: ToolAnnotations;
-  request: (args: z.infer<I>) => RequestSpec;
-}
+/**
+ * What a tool author writes: a ToolDefinition whose `annotations` may be left out (the MCP defaults
+ * then apply) and without `source`, which the loader sets.
+ */
+export type ToolSpec<I extends AnyZodObject, O extends AnyZodObject = AnyZodObject> = Omit<
+  ToolDefinition<I, O>,
+  'annotations' | 'source'
+> &
+  Partial<Pick<ToolDefinition<I, O>, 'annotations'>>;
 
 /**
  * Marks what defineTool made, so that the loader can tell tools from other exports. A global
