@@ -80,7 +80,9 @@ export function mountAccounts(router: Router, ctx: AccountsContext): void {
     });
     const p =
       typeof req.query.provider === 'string' && deps.providers.has(req.query.provider) ? req.query.provider : undefined;
-    const notice = p && typeof req.query.notice === 'string' ? NOTICES[req.query.notice]?.(p) : undefined;
+    // Own keys only: `?notice=valueOf` must not reach Object.prototype.
+    const key = req.query.notice;
+    const notice = p && typeof key === 'string' && Object.hasOwn(NOTICES, key) ? NOTICES[key]?.(p) : undefined;
     sendPage(
       res,
       accountsPage({ user, rows, csrf: here.session.csrf, now: deps.clock.now(), ...(notice ? { notice } : {}) }),

@@ -63,6 +63,15 @@ describe('accounts page', () => {
     expect(html).not.toMatch(/<script/i);
   });
 
+  it('ignores a notice it does not know, including names on Object.prototype', async () => {
+    for (const notice of ['valueOf', 'constructor', '__proto__', 'toString', 'nonsense']) {
+      const res = await jar.fetch(`${h.url}/accounts?notice=${notice}&provider=notes`);
+      expect(res.status, notice).toBe(200);
+      const html = await res.text();
+      expect(html, notice).not.toContain('class="notice"');
+    }
+  });
+
   it('connect is a POST with the CSRF token that leads into the provider flow', async () => {
     const page = await (await jar.fetch(`${h.url}/accounts`)).text();
     const res = await post(jar, '/accounts/connect', { provider: 'notes', csrf: csrfOf(page) });
