@@ -58,6 +58,34 @@ export function parseBody(text: string, contentType: string | null): Record<stri
   return undefined;
 }
 
+/** Request parameters whose values are secrets: a provider's error must not echo them back to us. */
+const SECRET_PARAMS = ['refresh_token', 'code', 'code_verifier', 'subject_token', 'actor_token', 'assertion'];
+
+/** An OAuth error code as providers spell them (invalid_grant, bad_refresh_token): short, lowercase. */
+const OAUTH_ERROR_CODE = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+/** Shorter runs of a secret than this may match an error code by chance. */
+const ECHO_MIN = 12;
+
+function echoes(error: string, secret: string): boolean {
+  if (secret.length < ECHO_MIN) return error.includes(secret);
+  for (let i = 0; i + ECHO_MIN <= error.length; i++) {
+    if (secret.includes(error.slice(i, i + ECHO_MIN))) return true;
+  }
+  return false;
+}
+
+/**
+ * The provider's `error` as it may be named in messages, logs and the agent's `reason`: an OAuth
+ * error code that repeats none of the secrets the request sent. A sentence, or a value that echoes
+ * a token or the client secret, becomes `unrecognized_error`; the verdict was taken on the original.
+ */
+export function reportableError(error: string | undefined, secrets: readonly string[]): string | undefined {
+  if (error === undefined) return undefined;
+  if (!OAUTH_ERROR_CODE.test(error)) return 'unrecognized_error';
+  return secrets.some((s) => s.length > 0 && echoes(error, s)) ? 'unrecognized_error' : error;
+}
+
 /** RFC 6749 s.2.3.1: Basic credentials are form-encoded before base64. */
 function basicAuth(id: string, secret: string): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
@@ -123,8 +151,10 @@ export async function requestTokens(
   };
   const verdict = (opts.preset?.classify ?? classifyStandard)(view);
   if (!verdict.ok) {
+    const secrets = SECRET_PARAMS.map((k) => params[k]).filter((v): v is string => v !== undefined);
+    if (opts.clientSecret) secrets.push(opts.clientSecret);
     throw new TokenEndpointError(opts.provider, verdict.kind, {
-      oauthError: verdict.error,
+      oauthError: reportableError(verdict.error, secrets),
       status: response.status,
       retryAfterSeconds: retryAfterSeconds(response.headers),
       what,

@@ -160,6 +160,28 @@ describe('provider failures never touch the grant', () => {
   });
 });
 
+describe('a provider that echoes a secret in its error', () => {
+  test('the error code carries no token or client secret to the agent, the message or the logs', async () => {
+    const echoes = [RT1, `refresh_token ${RT1} is not valid`, 'test-client-secret-value', `x_${RT1.slice(0, 24)}`];
+    let i = 0;
+    const { h } = await setup((_req, res) => json(res, 400, { error: echoes[i++ % echoes.length] }));
+    const before = await h.store.getGrant('demo', 'notes');
+    for (const _ of echoes) {
+      const err = (await errorOf(h.broker.credentialFor(h.request(['a'])))) as Error & {
+        toPayload(): unknown;
+        details: { internal?: string };
+      };
+      expect(err).toMatchObject({ code: 'provider_unavailable' });
+      const seen = [JSON.stringify(err.toPayload()), err.message, err.details.internal ?? ''].join('\n');
+      for (const secret of [RT1, RT1.slice(0, 24), 'test-client-secret-value']) expect(seen).not.toContain(secret);
+    }
+    expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
+    const logs = h.lines.join('\n');
+    expect(logs).not.toContain(RT1.slice(0, 24));
+    noSecretsIn(h);
+  });
+});
+
 describe('presets through the broker', () => {
   test('github: the grant token, narrowed: false, for the API host; bad_refresh_token (HTTP 200) is a reauth', async () => {
     let dead = false;

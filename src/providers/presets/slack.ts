@@ -1,5 +1,6 @@
 // Slack OAuth v2 with token rotation: every response has `ok`, and a dead token is ok:false with HTTP 200.
 import { failureOfError } from '../classify.js';
+import { reportableError } from '../tokenClient.js';
 import type { ProviderPreset, RevocationOutcome, TokenResponseVerdict, TokenResponseView } from '../types.js';
 
 const DEAD = new Set(['invalid_refresh_token']);
@@ -47,7 +48,11 @@ export const slack: ProviderPreset = {
     const body = (await res.json().catch(() => undefined)) as { ok?: boolean; error?: string } | undefined;
     return body?.ok === true
       ? { supported: true, revoked: true, detail: 'revoked at Slack (auth.revoke)' }
-      : { supported: true, revoked: false, detail: `auth.revoke failed (${body?.error ?? `HTTP ${res.status}`})` };
+      : {
+          supported: true,
+          revoked: false,
+          detail: `auth.revoke failed (${reportableError(body?.error, [token]) ?? `HTTP ${res.status}`})`,
+        };
   },
   unconfirmed: ['narrower scope on refresh', 'HTTP status of a dead refresh token (200 is assumed, any is handled)'],
 };
