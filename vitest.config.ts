@@ -9,5 +9,7 @@ export default defineConfig({
     // Whole-process tests spawn servers; two cores do not take more at once.
     maxWorkers: 2,
     globalSetup: ['test/globalSetup.ts'],
+    // Every file's collected outputs are scanned for planted secrets when it ends.
+    setupFiles: ['test/setup/canaries.ts'],
   },
 });

@@ -1,5 +1,6 @@
 // Spawns the built gateway over HTTP and waits until /healthz answers.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { collect } from './canary.js';
 import { CLI, childEnv, type Stack } from './stack.js';
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -46,6 +47,7 @@ export async function spawnHttpGateway(
         child.kill('SIGTERM');
         await exited;
       }
+      collect('gateway process output', out);
     },
   };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { generateEncryptionKey } from '../../src/broker/crypto.js';
 import { type DemoApi, startDemoApi } from '../../src/demo/api.js';
 import { DEMO_CLIENT_ID, type DemoAuthServer, NOTES_SCOPES, startDemoAuthServer } from '../../src/demo/authServer.js';
-import { plant } from './canary.js';
+import { collectFiles, plant } from './canary.js';
 import { freePort } from './ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -94,6 +94,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async close() {
       await api.close();
       await authServer.close();
+      // Audit log, raw store files and config go to the end-of-file canary scan.
+      collectFiles(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
