@@ -59,7 +59,7 @@ export async function runConnect(
   io: CliIo = defaultIo(),
 ): Promise<number> {
   const config = await loadConfig(opts.config);
-  if (!config.providers[provider]) {
+  if (!Object.hasOwn(config.providers, provider)) {
     const known = Object.keys(config.providers);
     io.err(
       `keyward: no provider "${provider}" in ${config.configPath}${known.length ? ` (configured: ${known.join(', ')})` : ''}`,

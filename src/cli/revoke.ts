@@ -18,7 +18,7 @@ export async function runRevoke(
   io: CliIo = defaultIo(),
 ): Promise<number> {
   const config = await loadConfig(opts.config);
-  if (!config.providers[provider]) {
+  if (!Object.hasOwn(config.providers, provider)) {
     io.err(`keyward: no provider "${provider}" in ${config.configPath}`);
     return 2;
   }

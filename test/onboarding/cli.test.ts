@@ -100,6 +100,16 @@ describe('keyward connect', () => {
     expect(await runConnect('nope', { config: stack.configPath }, io)).toBe(2);
     expect(io.errors[0]).toMatch(/no provider "nope".*configured: notes/);
   });
+
+  it('takes no name on Object.prototype for a provider', async () => {
+    for (const name of ['constructor', 'toString']) {
+      const io = captureIo();
+      expect(await runConnect(name, { config: stack.configPath, timeout: 1 }, io), name).toBe(2);
+      expect(io.errors[0]).toMatch(new RegExp(`no provider "${name}"`));
+      const revoke = captureIo();
+      expect(await runRevoke(name, { config: stack.configPath }, revoke), name).toBe(2);
+    }
+  });
 });
 
 describe('keyward grants, revoke and audit', () => {
