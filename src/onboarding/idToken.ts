@@ -38,6 +38,8 @@ export async function verifyIdToken(
       audience: opts.clientId,
       currentDate: new Date(opts.nowMs),
       clockTolerance: opts.clockSkewSeconds ?? 60,
+      // OIDC Core s.2: an ID token always has these; jose checks exp and nbf only where present.
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
     }));
   } catch (err) {
     throw new IdTokenError((err as { code?: string }).code ?? 'invalid', { cause: err });
