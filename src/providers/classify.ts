@@ -30,7 +30,9 @@ export function classifyWithDeadCodes(deadCodes: readonly string[]) {
   const dead = new Set(deadCodes);
   return (view: TokenResponseView): TokenResponseVerdict => {
     const error = typeof view.body?.error === 'string' ? view.body.error : undefined;
-    // Checked before the status: GitHub answers 200 with an error body.
+    // A server error or a rate limit is transient whatever its body says: the grant is not judged on it.
+    if (view.status >= 500 || view.status === 429) return classifyStandard(view);
+    // Checked before the rest of the status: GitHub answers 200 with an error body.
     if (error && dead.has(error)) return { ok: false, kind: 'dead', error };
     if (error && view.status >= 200 && view.status < 300) {
       return { ok: false, kind: failureOfError(error, 400), error };

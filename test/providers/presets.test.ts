@@ -211,6 +211,26 @@ describe('transient failures are never a verdict on the grant', () => {
     });
   }
 
+  test('a 5xx or 429 is transient even when its body names a dead-token code', async () => {
+    const answers: Array<[number, string]> = [
+      [503, 'bad_refresh_token'],
+      [429, 'bad_refresh_token'],
+      [502, 'invalid_grant'],
+      [500, 'invalid_refresh_token'],
+    ];
+    let i = 0;
+    const s = await fake((_req, res) => {
+      const [status, error] = answers[i++]!;
+      json(res, status, status === 500 ? { ok: false, error } : { error });
+    });
+    const runtime = (preset: 'github' | 'atlassian' | 'slack') =>
+      createProviderRuntime(provider({ preset, tokenEndpoint: s.url, authorizationEndpoint: s.url }), PRESETS[preset]);
+    expect((await failure(runtime('github').refresh('rt'))).kind).toBe('transient');
+    expect((await failure(runtime('github').refresh('rt'))).kind).toBe('transient');
+    expect((await failure(runtime('atlassian').refresh('rt'))).kind).toBe('transient');
+    expect((await failure(runtime('slack').refresh('rt'))).kind).toBe('transient');
+  });
+
   test('a timeout', async () => {
     const s = await fake(() => new Promise(() => {}));
     const rt = createProviderRuntime(provider({ tokenEndpoint: s.url, authorizationEndpoint: s.url }), undefined, {

@@ -1,5 +1,5 @@
 // Atlassian 3LO: audience and prompt=consent at authorize, offline_access, rotation; revocation unconfirmed.
-import { classifyStandard } from '../classify.js';
+import { classifyWithDeadCodes } from '../classify.js';
 import type { ProviderPreset } from '../types.js';
 
 export const atlassian: ProviderPreset = {
@@ -21,9 +21,8 @@ export const atlassian: ProviderPreset = {
   rotation: 'rotates',
   exchange: 'none',
   pkce: 'none',
-  // Said to be 403 invalid_grant (unconfirmed): invalid_grant is dead whatever the status.
-  classify: (view) =>
-    view.body?.error === 'invalid_grant' ? { ok: false, kind: 'dead', error: 'invalid_grant' } : classifyStandard(view),
+  // Said to be 403 invalid_grant (unconfirmed): invalid_grant is dead whatever the 2xx-4xx status.
+  classify: classifyWithDeadCodes(['invalid_grant']),
   revocationNote: 'Atlassian documents no revocation endpoint; Keyward only marks the grant revoked.',
   unconfirmed: ['revocation endpoint', 'metadata', 'PKCE', 'narrower scope on refresh', 'dead refresh token shape'],
 };
