@@ -235,73 +235,53 @@ export function locateJsonError(text: string): { line: number; column: number; m
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
   };
+  /** The items of an object or array, from its opening bracket to `close`. */
+  const items = (close: '}' | ']', item: () => void): void => {
+    i++;
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      ws();
+      if (text[i] === ',') {
+        i++;
+        ws();
+        if (text[i] === close) fail('trailing comma');
+        continue;
+      }
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      fail(text[i] === undefined ? 'unexpected end of input' : `expected ',' or '${close}'`);
+    }
+  };
+  const member = (): void => {
+    ws();
+    if (text[i] !== '"')
+      fail(text[i] === undefined ? 'unexpected end of input' : 'expected a double-quoted property name');
+    string();
+    ws();
+    if (text[i] !== ':') fail("expected ':' after the property name");
+    i++;
+    value();
+  };
   const value = (): void => {
     ws();
     const c = text[i];
     if (c === undefined) fail('unexpected end of input');
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"')
-          fail(text[i] === undefined ? 'unexpected end of input' : 'expected a double-quoted property name');
-        string();
-        ws();
-        if (text[i] !== ':') fail("expected ':' after the property name");
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          ws();
-          if (text[i] === '}') fail('trailing comma');
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail(text[i] === undefined ? 'unexpected end of input' : "expected ',' or '}'");
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          ws();
-          if (text[i] === ']') fail('trailing comma');
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail(text[i] === undefined ? 'unexpected end of input' : "expected ',' or ']'");
-      }
-    }
-    if (c === '"') {
-      string();
-      return;
-    }
-    const lit = /^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i, i + 64));
-    if (lit) {
+    if (c === '{') items('}', member);
+    else if (c === '[') items(']', value);
+    else if (c === '"') string();
+    else {
+      const lit =
+        /^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i, i + 64)) ??
+        fail('unexpected character');
       i += lit[0].length;
-      return;
     }
-    fail('unexpected character');
   };
   const string = () => {
     i++;
