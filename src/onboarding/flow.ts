@@ -10,15 +10,10 @@ import { type CallbackFailureReason, failurePage } from './failures.js';
 import { IdTokenError, verifyIdToken } from './idToken.js';
 import { type Page, successPage } from './pages.js';
 import { consumeState, type FlowState, keys, STATE_TTL_MS, writeLive } from './records.js';
+import type { AuthorizeLinkRequest } from './types.js';
 
-export interface StartFlowInput {
-  provider: string;
-  user: string;
-  tenant?: string;
-  client: string;
-  /** Scopes asked for beyond the provider's configured ones (incremental consent). */
-  scopes?: string[];
-  callId?: string;
+/** What a connect link is for (scopes: beyond the provider's configured ones), plus where the flow runs. */
+export interface StartFlowInput extends AuthorizeLinkRequest {
   linkId?: string;
   /** The browser session the callback must come back in. */
   sessionId: string;
