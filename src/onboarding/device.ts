@@ -4,6 +4,7 @@ import type { Grant } from '../broker/types.js';
 import type { ProviderEndpoints, ProviderRuntime } from '../providers/types.js';
 import { auditOnboarding } from './audit.js';
 import type { OnboardingDeps } from './deps.js';
+import { ReasonError } from './errors.js';
 import { scopesToRequest } from './flow.js';
 import { defaultSubjectCheck } from './router.js';
 
@@ -14,16 +15,7 @@ export interface DevicePrompt {
   expiresInSeconds: number;
 }
 
-export class DeviceFlowError extends Error {
-  constructor(
-    readonly reason: 'unsupported' | 'denied' | 'expired' | 'different_user' | 'failed',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'DeviceFlowError';
-  }
-}
+export class DeviceFlowError extends ReasonError<'unsupported' | 'denied' | 'expired' | 'different_user' | 'failed'> {}
 
 /** Whether the provider publishes a device authorization endpoint. */
 export async function supportsDeviceFlow(deps: OnboardingDeps, provider: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import type { GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
+import { ReasonError } from './errors.js';
 import { keys, type SignInState, STATE_TTL_MS, writeLive } from './records.js';
 
 export interface SignInClient {
@@ -22,16 +23,9 @@ export interface SignIn {
   complete(currentUrl: URL, binding: string | undefined): Promise<{ user: string; tenant?: string; returnTo: string }>;
 }
 
-export class SignInError extends Error {
-  constructor(
-    readonly reason: 'not_configured' | 'unknown_state' | 'rejected' | 'no_user' | 'unavailable',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'SignInError';
-  }
-}
+export class SignInError extends ReasonError<
+  'not_configured' | 'unknown_state' | 'rejected' | 'no_user' | 'unavailable'
+> {}
 
 function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
