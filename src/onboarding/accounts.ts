@@ -89,27 +89,32 @@ export function mountAccounts(router: Router, ctx: AccountsContext): void {
     );
   });
 
-  router.post('/accounts/connect', form, async (req, res) => {
+  /** The form's session (see formSession) and the configured provider it names, or undefined once refused. */
+  async function formRequest(
+    req: Request,
+    res: Response,
+  ): Promise<{ active: ActiveSession; provider: string } | undefined> {
     const active = await formSession(req, res);
-    if (!active) return;
+    if (!active) return undefined;
     const provider = String((req.body as Record<string, unknown>).provider ?? '');
     if (!deps.providers.has(provider)) {
       sendPage(res, errorPage(404, 'Unknown service', 'There is no service by that name on this gateway.'));
-      return;
+      return undefined;
     }
-    redirect(res, connectUrl(publicUrl, provider), 303);
+    return { active, provider };
+  }
+
+  router.post('/accounts/connect', form, async (req, res) => {
+    const ok = await formRequest(req, res);
+    if (ok) redirect(res, connectUrl(publicUrl, ok.provider), 303);
   });
 
   router.post('/accounts/disconnect', form, async (req, res) => {
     const started = deps.clock.now();
-    const active = await formSession(req, res);
-    if (!active) return;
-    const provider = String((req.body as Record<string, unknown>).provider ?? '');
-    if (!deps.providers.has(provider)) {
-      sendPage(res, errorPage(404, 'Unknown service', 'There is no service by that name on this gateway.'));
-      return;
-    }
-    const { user, tenant } = active.session;
+    const ok = await formRequest(req, res);
+    if (!ok) return;
+    const { provider } = ok;
+    const { user, tenant } = ok.active.session;
     let notice: string;
     try {
       const result = await deps.grants.revoke(user, provider, tenant);
