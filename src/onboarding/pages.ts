@@ -99,7 +99,6 @@ export interface AccountRow {
   consentedAt?: number;
   consentExpiresAt?: number;
   lastUsedAt?: number;
-  canRevoke?: boolean;
 }
 
 function when(ms: number | undefined, fallback: string): string {
