@@ -7,16 +7,7 @@ export {
   scopesOf,
   toAuthInfo,
 } from './caller.js';
-export {
-  type AnyBearerError,
-  BearerError,
-  type BearerErrorCode,
-  InsufficientScopeError,
-  InvalidRequestError,
-  InvalidTokenError,
-  isBearerError,
-  VerifierUnavailableError,
-} from './errors.js';
+export * from './errors.js';
 export {
   createMetadataRouter,
   PRM_PATH,
