@@ -2,11 +2,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Caller } from '../gateway/toolCall.js';
 import { createMcpServer, type McpExtra } from '../mcp/server.js';
 import { allowedHostsFor, hostGuard, originGuard, securityHeaders } from './httpGuards.js';
+import { createSessionEndpoint } from './sessions.js';
 
 /** What inbound auth (src/identity) hands the transport; absent, HTTP serves the local user on loopback only. */
 export interface InboundAuth {
@@ -34,7 +35,11 @@ export interface HttpServerHandle {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export function createHttpApp(gateway: Gateway, opts: HttpOptions = {}): express.Express {
+/** The app, and what must be closed with it (stateful sessions). */
+export function createHttpApp(
+  gateway: Gateway,
+  opts: HttpOptions = {},
+): { app: express.Express; close: () => Promise<void> } {
   const { config } = gateway;
   if (!opts.inbound && !LOOPBACK.has(config.server.host)) {
     throw new Error(
@@ -42,6 +47,7 @@ export function createHttpApp(gateway: Gateway, opts: HttpOptions = {}): express
     );
   }
   const app = express();
+  const onClose: Array<() => Promise<void>> = [];
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(hostGuard(allowedHostsFor(config.server.publicUrl, config.server.port)));
@@ -82,53 +88,92 @@ export function createHttpApp(gateway: Gateway, opts: HttpOptions = {}): express
     return { user: config.server.user, client: clientName ?? 'http-client' };
   };
 
-  app.post('/mcp', ...mcpChain, async (req: Request, res) => {
-    // Stateless: a new server and transport per request (reusing one breaks in SDK 1.32), so any
-    // number of instances can sit behind a load balancer.
-    const mcp = createMcpServer({
+  const newServer = () =>
+    createMcpServer({
       name: config.server.name,
       version: gateway.version,
       tools: gateway.toolList,
       call: (caller, name, args, o) => gateway.callTool(caller, name, args, o),
       callerFor,
     });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void mcp.close();
-    });
-    try {
-      await mcp.connect(transport);
-      await transport.handleRequest(req as never, res, req.body);
-    } catch (err) {
-      gateway.logger.error({ err }, 'MCP request failed');
-      if (!res.headersSent) {
-        res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
-      }
+  const failed = (res: Response, err: unknown) => {
+    gateway.logger.error({ err }, 'MCP request failed');
+    if (!res.headersSent) {
+      res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
     }
-  });
-  const methodNotAllowed: RequestHandler = (_req, res) => {
-    res
-      .status(405)
-      .set('Allow', 'POST')
-      .json({
-        jsonrpc: '2.0',
-        error: { code: -32000, message: 'Method not allowed: this server is stateless' },
-        id: null,
-      });
   };
-  app.get('/mcp', originGuard(origins), methodNotAllowed);
-  app.delete('/mcp', originGuard(origins), methodNotAllowed);
+
+  if (config.server.stateful) {
+    const ownerOf = (req: Request): string => {
+      const authInfo = (req as Request & { auth?: NonNullable<McpExtra['authInfo']> }).auth;
+      const caller = opts.inbound && authInfo ? opts.inbound.callerFromAuthInfo(authInfo) : undefined;
+      return caller ? `${caller.tenant ?? ''}/${caller.user}` : `/${config.server.user}`;
+    };
+    const sessions = createSessionEndpoint({ newServer, clock: gateway.clock });
+    onClose.push(() => sessions.close());
+    app.all('/mcp', ...mcpChain, async (req: Request, res) => {
+      if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
+        res.status(405).set('Allow', 'GET, POST, DELETE').end();
+        return;
+      }
+      try {
+        await sessions.handle(req, res, ownerOf(req));
+      } catch (err) {
+        failed(res, err);
+      }
+    });
+  } else {
+    app.post('/mcp', ...mcpChain, async (req: Request, res) => {
+      // Stateless: a new server and transport per request (reusing one breaks in SDK 1.32), so any
+      // number of instances can sit behind a load balancer.
+      const mcp = newServer();
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      res.on('close', () => {
+        void transport.close();
+        void mcp.close();
+      });
+      try {
+        await mcp.connect(transport);
+        await transport.handleRequest(req as never, res, req.body);
+      } catch (err) {
+        failed(res, err);
+      }
+    });
+    const methodNotAllowed: RequestHandler = (_req, res) => {
+      res
+        .status(405)
+        .set('Allow', 'POST')
+        .json({
+          jsonrpc: '2.0',
+          error: { code: -32000, message: 'Method not allowed: this server is stateless' },
+          id: null,
+        });
+    };
+    app.get('/mcp', originGuard(origins), methodNotAllowed);
+    app.delete('/mcp', originGuard(origins), methodNotAllowed);
+  }
 
   app.use(((err, _req, res, _next) => {
+    // Body-parser failures (malformed JSON, too large) are the client's: say so as JSON-RPC.
+    const status = (err as { status?: number }).status ?? 500;
+    if (status >= 400 && status < 500) {
+      if (!res.headersSent)
+        res.status(status).json({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null });
+      return;
+    }
     gateway.logger.error({ err }, 'HTTP request failed');
     if (!res.headersSent) res.status(500).json({ error: 'server_error' });
   }) as express.ErrorRequestHandler);
-  return app;
+  return {
+    app,
+    close: async () => {
+      for (const fn of onClose) await fn();
+    },
+  };
 }
 
 export async function listenHttp(gateway: Gateway, opts: HttpOptions = {}): Promise<HttpServerHandle> {
-  const app = createHttpApp(gateway, opts);
+  const { app, close } = createHttpApp(gateway, opts);
   const { host, port } = gateway.config.server;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
@@ -140,10 +185,12 @@ export async function listenHttp(gateway: Gateway, opts: HttpOptions = {}): Prom
   return {
     url,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

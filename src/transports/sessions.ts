@@ -1,0 +1,91 @@
+// Stateful Streamable HTTP sessions (server.stateful): each bound to the user who opened it.
+import { randomUUID } from 'node:crypto';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Request, Response } from 'express';
+import type { Clock } from '../clock.js';
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  mcp: McpServer;
+  /** `tenant/user` of whoever initialized it; every later request must be the same. */
+  owner: string;
+  lastSeen: number;
+}
+
+export interface SessionOptions {
+  newServer: () => McpServer;
+  clock: Clock;
+  /** A session unused this long is closed. Default 30 minutes. */
+  idleMs?: number;
+  /** More live sessions than this and new ones are refused with 503. Default 1000. */
+  maxSessions?: number;
+}
+
+const rpcError = (res: Response, status: number, code: number, message: string) =>
+  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+
+export function createSessionEndpoint(opts: SessionOptions) {
+  const sessions = new Map<string, Session>();
+  const idleMs = opts.idleMs ?? 30 * 60_000;
+  const maxSessions = opts.maxSessions ?? 1000;
+
+  function sweep(now: number): void {
+    for (const [id, s] of sessions) {
+      if (now - s.lastSeen > idleMs) {
+        sessions.delete(id);
+        void s.transport.close();
+        void s.mcp.close();
+      }
+    }
+  }
+
+  return {
+    size: () => sessions.size,
+    async handle(req: Request, res: Response, owner: string): Promise<void> {
+      const now = opts.clock.now();
+      const id = req.header('mcp-session-id');
+      if (id) {
+        const session = sessions.get(id);
+        // Another user's session answers exactly like an unknown one: its id reveals nothing.
+        if (!session || session.owner !== owner) {
+          rpcError(res, 404, -32001, 'Session not found');
+          return;
+        }
+        session.lastSeen = now;
+        await session.transport.handleRequest(req as never, res, req.body);
+        return;
+      }
+      if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
+        rpcError(res, 400, -32000, 'Bad Request: no Mcp-Session-Id header; send initialize first');
+        return;
+      }
+      sweep(now);
+      if (sessions.size >= maxSessions) {
+        res.setHeader('Retry-After', '60');
+        rpcError(res, 503, -32000, 'Too many open sessions; retry later');
+        return;
+      }
+      const mcp = opts.newServer();
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => {
+          sessions.set(sid, { transport, mcp, owner, lastSeen: now });
+        },
+      });
+      transport.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      await mcp.connect(transport);
+      await transport.handleRequest(req as never, res, req.body);
+    },
+    async close(): Promise<void> {
+      for (const s of sessions.values()) {
+        await s.transport.close();
+        await s.mcp.close();
+      }
+      sessions.clear();
+    },
+  };
+}
