@@ -2,7 +2,6 @@
 // route scope against the JWKS it trusts, and records what it saw for tests.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -12,6 +11,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { listenOnLoopback } from './listen.js';
 
 export interface TrustedIssuer {
   /** Expected `iss`. When omitted, any issuer whose key verifies is accepted. */
@@ -146,16 +146,7 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
       else res.destroy(err instanceof Error ? err : undefined);
     });
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host}:${port}`;
+  const { port, url, close } = await listenOnLoopback(server, host, opts.port);
   const resource = stripSlash(opts.resource ?? url);
   const audiences = new Set([resource, `${resource}/`]);
 
@@ -304,12 +295,6 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
     }
   }
 
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
   return {
     url,
     resource,
@@ -334,12 +319,7 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
       failRemaining = 0;
       Object.assign(stats, { requests: 0, unauthorized: 0, forbidden: 0, forcedFailures: 0 });
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
+    close,
   };
 }
 

@@ -2,7 +2,6 @@
 // indicators, JWT access tokens, RFC 8693 token exchange and dynamic registration, on 127.0.0.1.
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   createLocalJWKSet,
@@ -16,6 +15,7 @@ import {
 } from 'jose';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { listenOnLoopback } from './listen.js';
 import { DemoStore } from './memoryAdapter.js';
 
 type OidcProviderModule = typeof import('oidc-provider');
@@ -194,16 +194,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     res.end();
   };
   const server = http.createServer((req, res) => handler(req, res));
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const issuer = `http://${host}:${port}`;
+  const { port, url: issuer, close } = await listenOnLoopback(server, host, opts.port);
 
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = randomUUID();
@@ -561,12 +552,6 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
 
   handler = provider.callback();
 
-  const sockets = new Set<import('node:net').Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
   const revokeGrant = async (grantId: string): Promise<boolean> => store.revokeGrant(grantId);
 
   return {
@@ -626,12 +611,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       if (payload.jti === undefined) jwt.setJti(randomUUID());
       return jwt.sign(privateKey);
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
+    close,
   };
 }
 
