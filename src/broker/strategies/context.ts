@@ -3,11 +3,19 @@ import type { Clock } from '../../clock.js';
 import type { ResolvedConfig } from '../../config/types.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import type { ProviderRegistry } from '../../providers/types.js';
+import type { ProviderRegistry, ProviderRuntime } from '../../providers/types.js';
 import type { CachedCredential, CacheSource, CredentialCache } from '../credentialCache.js';
 import type { SigningKeys } from '../signingKey.js';
 import type { KeyedQueue, SingleFlight } from '../singleFlight.js';
-import { CallCredential, type GrantCipher, type GrantStore, type RefreshLock, type Strategy } from '../types.js';
+import {
+  CallCredential,
+  type CredentialRequest,
+  type Grant,
+  type GrantCipher,
+  type GrantStore,
+  type RefreshLock,
+  type Strategy,
+} from '../types.js';
 import type { RetryPolicy } from './retry.js';
 
 export interface BrokerContext {
@@ -49,4 +57,39 @@ export function countCredential(
   source: CredentialSource,
 ): void {
   ctx.metrics.credentials.inc({ provider, strategy, source });
+}
+
+/**
+ * What `refresh` and `exchange` share around their token request: the credential cached per
+ * (grant, consent, scope set, audience), or after a 401 the rejected one dropped; then `produce`,
+ * run once per key in this process however many calls ask at the same moment.
+ */
+export async function cachedOrProduced(
+  ctx: BrokerContext,
+  runtime: ProviderRuntime,
+  kind: 'refresh' | 'exchange',
+  req: CredentialRequest,
+  grant: Grant,
+  rejected: CallCredential | undefined,
+  produce: (key: string) => Promise<{ cred: CachedCredential; source: CredentialSource }>,
+): Promise<CallCredential> {
+  const key = ctx.cache.keyFor(grant, kind, req.tool.scopes, runtime.audience);
+  if (rejected) {
+    await ctx.cache.drop(key, rejected.meta.id);
+  } else {
+    const hit = await ctx.cache.get(key, grant);
+    if (hit) {
+      countCredential(ctx, runtime.name, kind, hit.source);
+      return toCallCredential(hit.cred);
+    }
+  }
+  const run = () => produce(key);
+  const flightKey = rejected ? `${key}:after:${rejected.meta.id}` : key;
+  const { cred, source } = ctx.coalesce
+    ? await ctx.flights.run(flightKey, run, () =>
+        ctx.metrics.coalescedWaits.inc({ provider: runtime.name, scope: 'call' }),
+      )
+    : await run();
+  countCredential(ctx, runtime.name, kind, source);
+  return toCallCredential(cred);
 }

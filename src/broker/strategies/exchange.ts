@@ -4,7 +4,7 @@ import type { ProviderRuntime, TokenSet } from '../../providers/types.js';
 import { TokenEndpointError } from '../../providers/types.js';
 import { type CachedCredential, credentialId } from '../credentialCache.js';
 import type { CallCredential, CredentialRequest, Grant } from '../types.js';
-import { type BrokerContext, countCredential, toCallCredential } from './context.js';
+import { type BrokerContext, cachedOrProduced } from './context.js';
 import { grantAccessToken, translateFailure } from './grantRefresh.js';
 import { planFor } from './refresh.js';
 import { retryTransient } from './retry.js';
@@ -18,18 +18,7 @@ export async function exchangeCredential(
 ): Promise<CallCredential> {
   const scopes = req.tool.scopes;
   const plan = planFor(ctx, runtime, scopes);
-  const key = ctx.cache.keyFor(grant, 'exchange', scopes, runtime.audience);
-  if (!opts.rejected) {
-    const hit = await ctx.cache.get(key, grant);
-    if (hit) {
-      countCredential(ctx, runtime.name, 'exchange', hit.source);
-      return toCallCredential(hit.cred);
-    }
-  } else {
-    await ctx.cache.drop(key, opts.rejected.meta.id);
-  }
-
-  const run = async (): Promise<CachedCredential> => {
+  return cachedOrProduced(ctx, runtime, 'exchange', req, grant, opts.rejected, async (key) => {
     // After a 401 the subject token is suspect too: renew it, coalesced with every other such call.
     let subject = await grantAccessToken(ctx, runtime, grant, scopes, {
       rejectedGeneration: opts.rejected ? opts.rejected.meta.generation : undefined,
@@ -75,17 +64,8 @@ export async function exchangeCredential(
       },
     };
     await ctx.cache.set(key, subject.grant, cred);
-    return cred;
-  };
-
-  const flightKey = opts.rejected ? `${key}:after:${opts.rejected.meta.id}` : key;
-  const cred = ctx.coalesce
-    ? await ctx.flights.run(flightKey, run, () =>
-        ctx.metrics.coalescedWaits.inc({ provider: runtime.name, scope: 'call' }),
-      )
-    : await run();
-  countCredential(ctx, runtime.name, 'exchange', 'exchange');
-  return toCallCredential(cred);
+    return { cred, source: 'exchange' };
+  });
 }
 
 /** A dead subject token after a fresh refresh means the grant itself is gone at the provider. */

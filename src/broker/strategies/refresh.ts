@@ -3,7 +3,7 @@ import type { NarrowingPlan, ProviderRuntime } from '../../providers/types.js';
 import { TokenEndpointError } from '../../providers/types.js';
 import { type CachedCredential, credentialId } from '../credentialCache.js';
 import type { CallCredential, CredentialRequest, Grant } from '../types.js';
-import { type BrokerContext, countCredential, toCallCredential } from './context.js';
+import { type BrokerContext, cachedOrProduced, countCredential, toCallCredential } from './context.js';
 import { grantAccessToken, refreshUnderLock, rereadGrant, translateFailure, withGrantLock } from './grantRefresh.js';
 
 export function planFor(ctx: BrokerContext, runtime: ProviderRuntime, scopes: string[]): NarrowingPlan {
@@ -55,19 +55,8 @@ export async function refreshCredential(
     return unnarrowedCredential(ctx, runtime, req, grant, { rejectedGeneration: opts.rejected?.meta.generation });
   }
   const plan = planFor(ctx, runtime, scopes);
-  const key = ctx.cache.keyFor(grant, 'refresh', scopes, runtime.audience);
-  if (!opts.rejected) {
-    const hit = await ctx.cache.get(key, grant);
-    if (hit) {
-      countCredential(ctx, runtime.name, 'refresh', hit.source);
-      return toCallCredential(hit.cred);
-    }
-  } else {
-    await ctx.cache.drop(key, opts.rejected.meta.id);
-  }
-
   const rejectedId = opts.rejected?.meta.id;
-  const run = () =>
+  return cachedOrProduced(ctx, runtime, 'refresh', req, grant, opts.rejected, (key) =>
     withGrantLock(ctx, grant, async (): Promise<{ cred: CachedCredential; source: 'refresh' | 'store' }> => {
       const current = await rereadGrant(ctx, grant, scopes);
       // The winner in another process (or an earlier queue turn here) may have left what we need.
@@ -99,14 +88,6 @@ export async function refreshCredential(
       // Cached before the lock is released, so the next holder finds it instead of refreshing.
       await ctx.cache.set(key, out.grant, cred);
       return { cred, source: 'refresh' };
-    });
-
-  const flightKey = rejectedId ? `${key}:after:${rejectedId}` : key;
-  const { cred, source } = ctx.coalesce
-    ? await ctx.flights.run(flightKey, run, () =>
-        ctx.metrics.coalescedWaits.inc({ provider: runtime.name, scope: 'call' }),
-      )
-    : await run();
-  countCredential(ctx, runtime.name, 'refresh', source);
-  return toCallCredential(cred);
+    }),
+  );
 }
