@@ -35,17 +35,21 @@ export function createMemoryAuditSink(): MemoryAuditSink {
 
 /** One line per record, appended with O_APPEND so several processes can share the file. */
 export function createJsonlAuditSink(path: string): AuditSink {
-  let ready: Promise<unknown> | undefined;
+  let folderReady = false;
+  // Writes go one after another so lines keep their order; a failed write does not stall later ones.
   let queue: Promise<void> = Promise.resolve();
   return {
     write(record) {
-      ready ??= mkdir(dirname(path), { recursive: true });
       const line = `${JSON.stringify(record)}\n`;
-      queue = queue.then(async () => {
-        await ready;
+      const written = queue.then(async () => {
+        if (!folderReady) {
+          await mkdir(dirname(path), { recursive: true });
+          folderReady = true;
+        }
         await appendFile(path, line, { flag: 'a', mode: 0o600 });
       });
-      return queue;
+      queue = written.catch(() => {});
+      return written;
     },
     async close() {
       await queue;

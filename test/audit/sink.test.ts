@@ -1,0 +1,54 @@
+// Audit sinks: argument digests, ordered JSON lines, and recovery after a failed write.
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { argsDigest, createJsonlAuditSink } from '../../src/audit/sink.js';
+import type { AuditRecord } from '../../src/audit/types.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'keyward-audit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (callId: string): AuditRecord => ({
+  time: new Date(0).toISOString(),
+  callId,
+  user: 'alice',
+  client: 'agent',
+  tool: 'list_notes',
+  provider: 'notes',
+  scopes: ['notes:read'],
+  argsDigest: argsDigest({}),
+  outcome: 'ok',
+  durationMs: 1,
+});
+
+describe('argsDigest', () => {
+  it('does not depend on key order, and differs for different arguments', () => {
+    expect(argsDigest({ a: 1, b: [1, { c: 2, d: 3 }] })).toBe(argsDigest({ b: [1, { d: 3, c: 2 }], a: 1 }));
+    expect(argsDigest({ a: 1 })).not.toBe(argsDigest({ a: 2 }));
+    expect(argsDigest({ a: 1 })).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('jsonl audit sink', () => {
+  it('appends one JSON line per record, in order', async () => {
+    const file = path.join(dir, 'ordered', 'audit.jsonl');
+    const sink = createJsonlAuditSink(file);
+    await Promise.all(['1', '2', '3'].map((id) => sink.write(record(id))));
+    await sink.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as AuditRecord).callId)).toEqual(['1', '2', '3']);
+  });
+
+  it('reports a failed write and goes on writing once the cause is gone', async () => {
+    // A file where the folder should be makes the first write fail.
+    const blocker = path.join(dir, 'blocked');
+    writeFileSync(blocker, '');
+    const sink = createJsonlAuditSink(path.join(blocker, 'audit.jsonl'));
+    await expect(sink.write(record('lost'))).rejects.toThrow();
+    unlinkSync(blocker);
+    await sink.write(record('kept'));
+    await sink.close();
+    expect(readFileSync(path.join(blocker, 'audit.jsonl'), 'utf8')).toContain('"callId":"kept"');
+  });
+});
