@@ -3,14 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   bearerOf,
   listenLoopback,
+  maskedForm,
   mintToken,
   parseBody,
-  queryRecord,
   type RecordedRequest,
-  safeHeaders,
+  recordRequest,
   sendForm,
   sendJson,
-  splitUrl,
 } from './loopback.js';
 
 // Only the shapes below are documented facts (../shared/PROVIDERS.md); message texts are the fake's own.
@@ -202,19 +201,24 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
     'x-ratelimit-used': String(rateLimit.limit - rateLimit.remaining),
   });
 
+  // What GitHub answers when the app or the user lacks the permission; the header names the one it wanted.
+  const needsIssuesWrite = (res: ServerResponse, headers: Record<string, string>) =>
+    error(
+      res,
+      403,
+      'Resource not accessible with this token',
+      {},
+      {
+        ...headers,
+        'x-accepted-github-permissions': 'issues=write',
+      },
+    );
+
   const handleApi = (req: IncomingMessage, res: ServerResponse, raw: string) => {
-    const { rawPath, segments, search } = splitUrl(req.url ?? '/');
     const token = bearerOf(req);
     const info = token ? tokens.get(token) : undefined;
-    const rec: RecordedRequest = {
-      method: req.method ?? 'GET',
-      rawPath,
-      segments,
-      query: queryRecord(search),
-      headers: safeHeaders(req),
-      body: parseBody(raw, req.headers['content-type']),
-      ...(info ? { tokenLabel: info.label } : {}),
-    };
+    const { rec, search } = recordRequest(req, parseBody(raw, req.headers['content-type']), info?.label);
+    const { rawPath, segments } = rec;
     requests.push(rec);
 
     if (!info) return error(res, 401, 'Bad credentials');
@@ -234,35 +238,13 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
 
     if (num === undefined && req.method === 'GET') return listIssues(res, r, rawPath, search, headers);
     if (num === undefined && req.method === 'POST') {
-      if (info.issues !== 'write') {
-        return error(
-          res,
-          403,
-          'Resource not accessible with this token',
-          {},
-          {
-            ...headers,
-            'x-accepted-github-permissions': 'issues=write',
-          },
-        );
-      }
+      if (info.issues !== 'write') return needsIssuesWrite(res, headers);
       return createIssue(res, r, rec.body, info, headers);
     }
     if (num !== undefined && sub === 'comments' && req.method === 'POST') {
       const issue = /^\d+$/.test(num) ? r.issues.find((i) => i.number === Number(num)) : undefined;
       if (!issue) return error(res, 404, 'Not Found', {}, headers);
-      if (info.issues !== 'write') {
-        return error(
-          res,
-          403,
-          'Resource not accessible with this token',
-          {},
-          {
-            ...headers,
-            'x-accepted-github-permissions': 'issues=write',
-          },
-        );
-      }
+      if (info.issues !== 'write') return needsIssuesWrite(res, headers);
       return createComment(res, r, issue, rec.body, info, headers);
     }
     return error(res, 404, 'Not Found', {}, headers);
@@ -398,20 +380,8 @@ export async function startFakeGithub(opts: FakeGithubOptions = {}): Promise<Fak
 
   // The user-token endpoint: form-encoded answers unless the client asks for JSON (documented quirk).
   const handleToken = (req: IncomingMessage, res: ServerResponse, raw: string) => {
-    const { rawPath, segments, search } = splitUrl(req.url ?? '/');
     const form = new URLSearchParams(raw);
-    const masked: Record<string, string> = {};
-    for (const [k, v] of form) {
-      masked[k] = ['refresh_token', 'client_secret', 'code', 'code_verifier'].includes(k) ? 'present' : v;
-    }
-    tokenRequests.push({
-      method: req.method ?? 'POST',
-      rawPath,
-      segments,
-      query: queryRecord(search),
-      headers: safeHeaders(req),
-      body: masked,
-    });
+    tokenRequests.push(recordRequest(req, maskedForm(form)).rec);
     const wantsJson = (req.headers.accept ?? '').includes('application/json');
     const reply = (status: number, body: Record<string, string | number>) => {
       if (wantsJson) return sendJson(res, status, body);

@@ -3,11 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   bearerOf,
   listenLoopback,
+  maskedForm,
   mintToken,
   parseBody,
-  queryRecord,
   type RecordedRequest,
-  safeHeaders,
+  recordRequest,
   sendJson,
   splitUrl,
 } from './loopback.js';
@@ -160,18 +160,10 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   };
 
   const handleApi = (req: IncomingMessage, res: ServerResponse, raw: string) => {
-    const { rawPath, segments, search } = splitUrl(req.url ?? '/');
     const token = bearerOf(req);
     const info = token ? tokens.get(token) : undefined;
-    const rec: RecordedRequest = {
-      method: req.method ?? 'GET',
-      rawPath,
-      segments,
-      query: queryRecord(search),
-      headers: safeHeaders(req),
-      body: parseBody(raw, req.headers['content-type']),
-      ...(info ? { tokenLabel: info.label } : {}),
-    };
+    const { rec, search } = recordRequest(req, parseBody(raw, req.headers['content-type']), info?.label);
+    const { segments } = rec;
     requests.push(rec);
 
     if (!info) {
@@ -315,20 +307,8 @@ export async function startFakeGoogle(opts: FakeGoogleOptions = {}): Promise<Fak
   };
 
   const handleToken = (req: IncomingMessage, res: ServerResponse, raw: string) => {
-    const { rawPath, segments, search } = splitUrl(req.url ?? '/');
     const form = new URLSearchParams(raw);
-    const masked: Record<string, string> = {};
-    for (const [k, v] of form) {
-      masked[k] = ['refresh_token', 'client_secret', 'code', 'code_verifier', 'token'].includes(k) ? 'present' : v;
-    }
-    tokenRequests.push({
-      method: req.method ?? 'POST',
-      rawPath,
-      segments,
-      query: queryRecord(search),
-      headers: safeHeaders(req),
-      body: masked,
-    });
+    tokenRequests.push(recordRequest(req, maskedForm(form)).rec);
     const client = clientOf(req, form);
     if ((opts.clientId && client.id !== opts.clientId) || (opts.clientSecret && client.secret !== opts.clientSecret)) {
       return tokenError(res, 401, 'invalid_client', 'The OAuth client was not found.');

@@ -87,6 +87,38 @@ export function safeHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+/**
+ * A request as the fakes record it (its path, query and headers, with no Authorization value), and its
+ * query for routing.
+ */
+export function recordRequest(
+  req: IncomingMessage,
+  body: unknown,
+  tokenLabel?: string,
+): { rec: RecordedRequest; search: URLSearchParams } {
+  const { rawPath, segments, search } = splitUrl(req.url ?? '/');
+  const rec: RecordedRequest = {
+    method: req.method ?? 'GET',
+    rawPath,
+    segments,
+    query: queryRecord(search),
+    headers: safeHeaders(req),
+    body,
+    ...(tokenLabel !== undefined ? { tokenLabel } : {}),
+  };
+  return { rec, search };
+}
+
+/** Form parameters that hold a secret. */
+const SECRET_PARAMS = new Set(['refresh_token', 'client_secret', 'code', 'code_verifier', 'token']);
+
+/** A token endpoint's form body as recorded: each secret parameter is `"present"`. */
+export function maskedForm(form: URLSearchParams): Record<string, string> {
+  const masked: Record<string, string> = {};
+  for (const [k, v] of form) masked[k] = SECRET_PARAMS.has(k) ? 'present' : v;
+  return masked;
+}
+
 /** The bearer token of a request, or undefined. */
 export function bearerOf(req: IncomingMessage): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
