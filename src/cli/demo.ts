@@ -1,6 +1,8 @@
 // `keyward demo` (what `npm start` runs): generate a demo key once, start everything, say how to connect.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generateEncryptionKey } from '../broker/crypto.js';
 import { loadConfig } from '../config/load.js';
 import { SecretRef } from '../config/schema.js';
@@ -24,7 +26,6 @@ function ensureDemoKey(configPath: string, rawEncryptionKey: unknown): void {
 
 export async function runDemo(opts: { config: string }): Promise<void> {
   const configPath = path.resolve(opts.config);
-  const { readFile } = await import('node:fs/promises');
   try {
     const raw = JSON.parse(await readFile(configPath, 'utf8')) as { encryptionKey?: unknown };
     ensureDemoKey(configPath, raw.encryptionKey);
@@ -35,7 +36,7 @@ export async function runDemo(opts: { config: string }): Promise<void> {
   const logger = createLogger();
   const demo = await startDemo(config, { logger, httpExtras });
 
-  const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'main.js');
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
   const provider = Object.keys(config.providers)[0] ?? 'notes';
   const desktop = {
     mcpServers: { keyward: { command: process.execPath, args: [cli, 'serve', '--config', configPath] } },
