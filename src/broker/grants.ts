@@ -6,15 +6,11 @@ import { InsufficientScopeError, ReauthRequiredError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProviderRegistry, RevocationOutcome, TokenSet } from '../providers/types.js';
 import { bindingOf } from './credentialCache.js';
+import { grantKey } from './store.js';
 import type { Grant, GrantCipher, GrantStore, RefreshLock } from './types.js';
 
 /** When a grant was last used, kept apart from the grant so a call never rewrites the grant. */
 export const GRANT_USED_PREFIX = 'grant-used:';
-
-/** The lock every writer of one grant takes: refreshes, onboarding and revocation alike. */
-export function grantLockKey(user: string, provider: string, tenant?: string): string {
-  return `grant:${encodeURIComponent(provider)}:${encodeURIComponent(tenant ?? '')}:${encodeURIComponent(user)}`;
-}
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -135,7 +131,7 @@ export function createGrantService(deps: GrantServiceDeps) {
     if (!provider) throw new Error(`provider "${input.provider}" is not configured`);
     const tokens = normalizeTokens(input.tokens);
     const binding = bindingOf(input);
-    return locked(grantLockKey(input.user, input.provider, input.tenant), async () => {
+    return locked(grantKey(input.user, input.provider, input.tenant), async () => {
       const now = clock.now();
       const existing = await store.getGrant(input.user, input.provider, input.tenant);
       // A revoked grant is over: a new consent starts a new grant rather than reviving its scopes.
@@ -183,7 +179,7 @@ export function createGrantService(deps: GrantServiceDeps) {
    * The generation moves on, so every instance sharing the store stops using cached credentials.
    */
   async function revokeGrant(user: string, providerName: string, tenant?: string): Promise<RevokeResult> {
-    return locked(grantLockKey(user, providerName, tenant), async () => {
+    return locked(grantKey(user, providerName, tenant), async () => {
       const grant = await store.getGrant(user, providerName, tenant);
       if (!grant) return { found: false };
       let outcome: RevocationOutcome;

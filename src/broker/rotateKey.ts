@@ -1,8 +1,7 @@
 // `keyward rotate-key`: seal every stored secret again under the current encryption key.
 import type { KeywardCipher } from './crypto.js';
 import { isSealedSecret } from './crypto.js';
-import { grantLockKey } from './grants.js';
-import { GRANT_PREFIX, type KeywardStore } from './store.js';
+import { GRANT_PREFIX, grantKey, type KeywardStore } from './store.js';
 import type { Grant, RefreshLock } from './types.js';
 
 export interface RotationResult {
@@ -23,7 +22,7 @@ export interface RotateOptions {
    * read again before the write and the rewrite retried if a refresh moved it on.
    */
   lock?: RefreshLock;
-  /** The lock key of a grant; must match the broker's. Default: the broker's `grantLockKey`. */
+  /** The lock key of a grant; must match the broker's. Default: the broker's, `grantKey`. */
   lockKey?: (grant: Grant) => string;
 }
 
@@ -77,7 +76,7 @@ export async function rotateEncryptionKey(
       throw new Error(`grant ${listed.id} kept changing during the rotation; run it again`);
     };
     if (opts.lock) {
-      const key = opts.lockKey?.(listed) ?? grantLockKey(listed.user, listed.provider, listed.tenant);
+      const key = opts.lockKey?.(listed) ?? grantKey(listed.user, listed.provider, listed.tenant);
       await opts.lock.withLock(key, rewrite);
     } else {
       await rewrite();

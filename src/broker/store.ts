@@ -45,7 +45,8 @@ export interface KeywardStore extends GrantStore {
 }
 
 /**
- * The storage key of a grant. Each part is URI-encoded, so a `:` inside a user id cannot forge
+ * The storage key of a grant, and the key of the lock every writer of it takes (refreshes,
+ * onboarding, revocation, key rotation): one identity, one layout. Each part is URI-encoded, so a `:` inside a user id cannot forge
  * another grant's key; a literal tenant of `-` is encoded so it cannot pass for "no tenant".
  */
 export function grantKey(user: string, provider: string, tenant?: string): string {

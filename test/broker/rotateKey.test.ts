@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
-import { grantLockKey } from '../../src/broker/grants.js';
 import { createMemoryLock } from '../../src/broker/locks/index.js';
 import { rotateEncryptionKey } from '../../src/broker/rotateKey.js';
-import { createGrantStore } from '../../src/broker/store.js';
+import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import type { Grant } from '../../src/broker/types.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 
@@ -68,11 +67,7 @@ describe('rotateEncryptionKey', () => {
       const result = await rotateEncryptionKey(store, after, { lock });
       expect(result).toEqual({ grants: 2, records: 2, secrets: 6, unchanged: 0 });
       expect(waits.sort()).toEqual(
-        [
-          grantLockKey('alice', 'github'),
-          grantLockKey('bob', 'google', 'acme'),
-          grantLockKey('carol', 'github'),
-        ].sort(),
+        [grantKey('alice', 'github'), grantKey('bob', 'google', 'acme'), grantKey('carol', 'github')].sort(),
       );
 
       // The old key can go now: a cipher that knows only the new one opens everything.

@@ -2,9 +2,9 @@
 import { describe, expect, test } from 'vitest';
 import { createCredentialCache } from '../../src/broker/credentialCache.js';
 import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
-import { assertGrantServes, grantLockKey, parseDuration } from '../../src/broker/grants.js';
+import { assertGrantServes, parseDuration } from '../../src/broker/grants.js';
 import { createKeyedQueue, createSingleFlight } from '../../src/broker/singleFlight.js';
-import { createGrantStore } from '../../src/broker/store.js';
+import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import { DEFAULT_RETRY, retryTransient } from '../../src/broker/strategies/retry.js';
 import { CallCredential, type Grant } from '../../src/broker/types.js';
 import { createLogger } from '../../src/log.js';
@@ -146,7 +146,7 @@ describe('grants', () => {
     expect(parseDuration('8h')).toBe(8 * 3600_000);
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(() => parseDuration('3 days')).toThrow();
-    expect(grantLockKey('a:b', 'p')).not.toBe(grantLockKey('a', 'b:p'));
+    expect(grantKey('a:b', 'p')).not.toBe(grantKey('a', 'b:p'));
   });
 });
 

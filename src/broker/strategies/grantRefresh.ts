@@ -9,7 +9,8 @@ import {
 import type { NarrowingPlan, ProviderRuntime, TokenSet } from '../../providers/types.js';
 import { TokenEndpointError } from '../../providers/types.js';
 import { bindingOf } from '../credentialCache.js';
-import { assertGrantServes, grantLockKey } from '../grants.js';
+import { assertGrantServes } from '../grants.js';
+import { grantKey } from '../store.js';
 import type { Grant } from '../types.js';
 import type { BrokerContext } from './context.js';
 import { retryTransient } from './retry.js';
@@ -20,7 +21,7 @@ import { retryTransient } from './retry.js';
  */
 export function withGrantLock<T>(ctx: BrokerContext, grant: Grant, fn: () => Promise<T>): Promise<T> {
   if (!ctx.coalesce) return fn();
-  const key = grantLockKey(grant.user, grant.provider, grant.tenant);
+  const key = grantKey(grant.user, grant.provider, grant.tenant);
   return ctx.queue.run(key, () => ctx.lock.withLock(key, fn, { waitMs: ctx.lockWaitMs, ttlMs: ctx.lockTtlMs }));
 }
 
