@@ -2,68 +2,13 @@
 // at the stack's authorization server by the MCP authorization flow alone, then lists and calls tools.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { driveAuthorization } from '../helpers/consent.js';
 import { spawnHttpGateway } from '../helpers/gatewayProcess.js';
+import { connectWithOAuth, TestClientProvider, withoutRegistrationScope } from '../helpers/oauthClient.js';
 import { type Stack, startStack } from '../helpers/stack.js';
-
-const REDIRECT = 'http://127.0.0.1:33333/oauth/callback';
-
-/** An MCP client's OAuth state, with the "browser" played by driveAuthorization. */
-class TestClientProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier?: string;
-  code?: string;
-  authorizations: URL[] = [];
-
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      redirect_uris: [REDIRECT],
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      client_name: 'SDK e2e client',
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.authorizations.push(url);
-    const { location } = await driveAuthorization(url.href, { user: 'alice', stopAt: REDIRECT });
-    this.code = new URL(location).searchParams.get('code') ?? undefined;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    if (!this.verifier) throw new Error('no code verifier saved');
-    return this.verifier;
-  }
-}
 
 let stack: Stack;
 let gateway: Awaited<ReturnType<typeof spawnHttpGateway>>;
@@ -81,40 +26,15 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/**
- * The SDK client puts the resolved scope into its registration request, and the demo AS refuses
- * registration scopes outside its OIDC ones (resource scopes are per resource): drop `scope` there only.
- */
-const clientFetch: typeof fetch = async (input, init) => {
-  const target = input instanceof Request ? input.url : String(input);
-  if (target === stack.authServer.registrationEndpoint && typeof init?.body === 'string') {
-    const { scope: _dropped, ...metadata } = JSON.parse(init.body) as Record<string, unknown>;
-    return fetch(input, { ...init, body: JSON.stringify(metadata) });
-  }
-  return fetch(input, init);
-};
-
 async function connect(provider: TestClientProvider): Promise<Client> {
   const mcpUrl = new URL(`${stack.gatewayUrl}/mcp`);
-  const open = async () => {
-    const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: clientFetch });
-    const client = new Client({ name: 'sdk-e2e', version: '0.0.0' });
-    await client.connect(transport);
-    return client;
-  };
-  try {
-    return await open();
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-    const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: clientFetch });
-    await transport.finishAuth(provider.code ?? '');
-    return open();
-  }
+  const clientFetch = withoutRegistrationScope(stack.authServer.registrationEndpoint);
+  return (await connectWithOAuth(mcpUrl, provider, clientFetch, 'sdk-e2e')).client;
 }
 
 describe('a standard MCP client signs in at the whole gateway', () => {
   it('401, PRM discovery, dynamic registration, PKCE, a token bound to the gateway; then lists and calls tools as itself', async () => {
-    const provider = new TestClientProvider();
+    const provider = new TestClientProvider({ clientName: 'SDK e2e client' });
     const registrations = stack.authServer.stats.registrations;
     const client = await connect(provider);
 

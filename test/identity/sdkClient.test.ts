@@ -2,75 +2,17 @@
 // authorization server, and a plain express app with the inbound-auth middleware in front of a trivial McpServer.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type OAuthClientProvider, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js';
 import express from 'express';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoAuthServer, startDemoAuthServer } from '../../src/demo/authServer.js';
 import { createInboundAuth, type InboundAuth } from '../../src/identity/middleware.js';
-import { driveAuthorization } from '../helpers/consent.js';
+import { connectWithOAuth, TestClientProvider, withoutRegistrationScope } from '../helpers/oauthClient.js';
 
-const REDIRECT = 'http://127.0.0.1:33333/oauth/callback';
 const GATEWAY_SCOPES: Record<string, string[]> = { purge: ['notes:admin'] };
-
-/** An MCP client's OAuth state, with the "browser" played by driveAuthorization. */
-class TestClientProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier?: string;
-  code?: string;
-  authorizations: URL[] = [];
-
-  /** `keepRefreshTokens: false` plays a client that keeps none (see the step-up test for why). */
-  constructor(private readonly opts: { keepRefreshTokens: boolean } = { keepRefreshTokens: true }) {}
-
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      redirect_uris: [REDIRECT],
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      client_name: 'SDK test client',
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    const { refresh_token: _dropped, ...rest } = tokens;
-    this.saved = this.opts.keepRefreshTokens ? tokens : rest;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.authorizations.push(url);
-    const { location } = await driveAuthorization(url.href, { user: 'alice', stopAt: REDIRECT });
-    this.code = new URL(location).searchParams.get('code') ?? undefined;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    if (!this.verifier) throw new Error('no code verifier saved');
-    return this.verifier;
-  }
-}
 
 let as: DemoAuthServer;
 let server: Server;
@@ -127,45 +69,8 @@ afterAll(async () => {
   await as?.close();
 });
 
-/**
- * The SDK client puts the resolved scope ("mcp") into its registration request, and oidc-provider
- * refuses registration scopes outside its own `scopes` list, which the demo AS limits to OIDC ones
- * (resource scopes are accepted only per resource). Until the demo AS accepts its resources' scopes
- * at registration, this drops `scope` from registration requests, and only from those.
- */
-const clientFetch: typeof fetch = async (input, init) => {
-  const target = input instanceof Request ? input.url : String(input);
-  if (target === as.registrationEndpoint && typeof init?.body === 'string') {
-    const { scope: _dropped, ...metadata } = JSON.parse(init.body) as Record<string, unknown>;
-    return fetch(input, { ...init, body: JSON.stringify(metadata) });
-  }
-  return fetch(input, init);
-};
-
-/** Connects, and where the server says 401, finishes the authorization the provider ran and connects again. */
-async function connect(
-  provider: TestClientProvider,
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const open = async () => {
-    const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
-      authProvider: provider,
-      fetch: clientFetch,
-    });
-    const client = new Client({ name: 'sdk-test', version: '0.0.0' });
-    await client.connect(transport);
-    return { client, transport };
-  };
-  try {
-    return await open();
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-    const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
-      authProvider: provider,
-      fetch: clientFetch,
-    });
-    await transport.finishAuth(provider.code ?? '');
-    return open();
-  }
+function connect(provider: TestClientProvider) {
+  return connectWithOAuth(new URL(`${url}/mcp`), provider, withoutRegistrationScope(as.registrationEndpoint));
 }
 
 describe('a standard MCP client signs in by the MCP authorization spec alone', () => {
