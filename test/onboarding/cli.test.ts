@@ -44,6 +44,19 @@ function captureIo(onLine?: (line: string) => void): CliIo & { lines: string[]; 
   };
 }
 
+/** The command's output, and the verification URI (with the code) it shows for the device grant. */
+function deviceIo() {
+  let resolveUri: (url: string) => void = () => {};
+  const shown = new Promise<string>((r) => {
+    resolveUri = r;
+  });
+  const io = captureIo((line) => {
+    const m = /^\(or open (\S+)\)$/.exec(line);
+    if (m?.[1]) resolveUri(m[1]);
+  });
+  return { io, shown };
+}
+
 describe('keyward connect', () => {
   it('prints a loopback URL, opens the browser, completes on its callback, and stores the grant', async () => {
     let resolveUrl: (url: string) => void = () => {};
@@ -64,14 +77,7 @@ describe('keyward connect', () => {
   });
 
   it('uses the device authorization grant with --device', async () => {
-    let resolveUri: (url: string) => void = () => {};
-    const shown = new Promise<string>((r) => {
-      resolveUri = r;
-    });
-    const io = captureIo((line) => {
-      const m = /^\(or open (\S+)\)$/.exec(line);
-      if (m?.[1]) resolveUri(m[1]);
-    });
+    const { io, shown } = deviceIo();
     const running = runConnect('notes', { config: stack.configPath, user: 'dora', device: true, timeout: 60 }, io);
     const approval = await approveDeviceCode(await shown, { user: 'dora' });
     expect(approval.prompts).toContain('consent');
@@ -81,14 +87,7 @@ describe('keyward connect', () => {
   });
 
   it('refuses a device login by another user and stores nothing', async () => {
-    let resolveUri: (url: string) => void = () => {};
-    const shown = new Promise<string>((r) => {
-      resolveUri = r;
-    });
-    const io = captureIo((line) => {
-      const m = /^\(or open (\S+)\)$/.exec(line);
-      if (m?.[1]) resolveUri(m[1]);
-    });
+    const { io, shown } = deviceIo();
     const running = runConnect('notes', { config: stack.configPath, user: 'frank', device: true, timeout: 60 }, io);
     await approveDeviceCode(await shown, { user: 'mallory' });
     expect(await running).toBe(1);
