@@ -163,7 +163,8 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
           callId: req.callId,
           user: req.user,
           provider: req.tool.provider,
-          code: e.code ?? e.name,
+          // Not `code`: the logger redacts that field everywhere, as an authorization code.
+          errorCode: e.code ?? e.name,
           reason: e.details?.reason,
           detail: e.details?.internal,
         },

@@ -102,6 +102,19 @@ describe('a stale invalid_grant', () => {
   });
 });
 
+describe('the broker log', () => {
+  test('names the error code of a call that got no credential (not redacted as an authorization code)', async () => {
+    const { h } = await setup((_req, res) => json(res, 400, { error: 'invalid_grant' }));
+    await errorOf(h.broker.credentialFor(h.request(['a'], { callId: 'call-logged' })));
+    const line = h.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.callId === 'call-logged');
+    expect(line).toMatchObject({
+      msg: 'no credential for call',
+      errorCode: 'reauth_required',
+      reason: 'invalid_grant',
+    });
+  });
+});
+
 describe('provider failures never touch the grant', () => {
   async function expectUntouched(h: Harness, before: Grant | undefined) {
     expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
