@@ -119,6 +119,23 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
     return o;
   };
 
+  const githubConfig = () => ({
+    preset: 'github',
+    clientId: 'Iv1.keyward',
+    clientSecret: { env: 'GITHUB_CLIENT_SECRET' },
+    apiBaseUrl: gh.apiBaseUrl,
+    authorizationEndpoint: `${gh.url}/login/oauth/authorize`,
+    tokenEndpoint: gh.tokenEndpoint,
+  });
+
+  /** A fresh gateway with a grant whose token pair the fake issued for `opts` (GitHub tokens carry no scopes). */
+  async function start(opts: Parameters<FakeGithub['createGrant']>[0]) {
+    h = await harness('github', githubConfig(), 'github.ts');
+    const pair = gh.createGrant(opts);
+    planted.push(pair.accessToken, pair.refreshToken);
+    await h.plant({ access_token: pair.accessToken, refresh_token: pair.refreshToken, expires_in: 28800, scope: '' });
+  }
+
   beforeAll(async () => {
     gh = await startFakeGithub({ clientId: 'Iv1.keyward', clientSecret: 'gh-client-secret', now: () => NOW_S });
   });
@@ -127,25 +144,13 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
   beforeEach(async () => {
     gh.requests.length = 0;
     gh.tokenRequests.length = 0;
+    gh.revocations.length = 0;
     gh.rateLimit.remaining = 5000;
     if (!gh.issues('octo-org', 'hello-world')) {
       gh.seedIssues('octo-org', 'hello-world', [{ title: 'first' }, { title: 'a PR', pullRequest: true }]);
     }
-    h = await harness(
-      'github',
-      {
-        preset: 'github',
-        clientId: 'Iv1.keyward',
-        clientSecret: { env: 'GITHUB_CLIENT_SECRET' },
-        apiBaseUrl: gh.apiBaseUrl,
-        authorizationEndpoint: `${gh.url}/login/oauth/authorize`,
-        tokenEndpoint: gh.tokenEndpoint,
-      },
-      'github.ts',
-    );
-    const pair = gh.createGrant({ label: 'ana', login: 'ana' });
-    planted = [pair.accessToken, pair.refreshToken];
-    await h.plant({ access_token: pair.accessToken, refresh_token: pair.refreshToken, expires_in: 28800, scope: '' });
+    planted = [];
+    await start({ label: 'ana', login: 'ana' });
   });
   afterEach(async () => {
     if (!h) return;
@@ -288,21 +293,7 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
 
   test('403 without the issues permission is a plain downstream_error (no scope to ask for)', async () => {
     await h.gateway.close();
-    h = await harness(
-      'github',
-      {
-        preset: 'github',
-        clientId: 'Iv1.keyward',
-        clientSecret: { env: 'GITHUB_CLIENT_SECRET' },
-        apiBaseUrl: gh.apiBaseUrl,
-        authorizationEndpoint: `${gh.url}/login/oauth/authorize`,
-        tokenEndpoint: gh.tokenEndpoint,
-      },
-      'github.ts',
-    );
-    const pair = gh.createGrant({ label: 'reader', issues: 'read' });
-    planted.push(pair.accessToken, pair.refreshToken);
-    await h.plant({ access_token: pair.accessToken, refresh_token: pair.refreshToken, expires_in: 28800, scope: '' });
+    await start({ label: 'reader', issues: 'read' });
     const err = failure(await call('github_create_issue', { owner: 'octo-org', repo: 'hello-world', title: 't' }));
     expect(err).toMatchObject({ code: 'downstream_error', status: 403, retryable: false });
   });
@@ -313,7 +304,6 @@ describe('GitHub (App user tokens: unscoped, rotated without grace)', () => {
     expect(gh.revocations).toEqual([{ kind: 'grant', tokenLabel: 'ana' }]);
     const err = failure(await call('github_list_issues', { owner: 'octo-org', repo: 'hello-world' }));
     expect(err).toMatchObject({ code: 'reauth_required', reason: 'revoked' });
-    gh.revocations.length = 0;
   });
 
   test.each(['../../admin', 'evil.com/x', '%2e%2e', '..'])('owner %j is refused before any request', async (owner) => {
@@ -363,6 +353,7 @@ describe('Google Calendar (narrowed refresh, no rotation)', () => {
   beforeEach(async () => {
     g.requests.length = 0;
     g.tokenRequests.length = 0;
+    g.revocations.length = 0;
     g.rateLimit = undefined;
     g.narrowOnRefresh = true;
     planted = [];
@@ -462,7 +453,6 @@ describe('Google Calendar (narrowed refresh, no rotation)', () => {
     await grant([CALENDAR_READONLY]);
     expect(await h.revoke()).toMatchObject({ supported: true, revoked: true });
     expect(g.revocations).toEqual(['ana']);
-    g.revocations.length = 0;
     const err = failure(await call('calendar_list_events', {}));
     expect(err).toMatchObject({ code: 'reauth_required', reason: 'revoked' });
     expect(g.requests).toHaveLength(0);
