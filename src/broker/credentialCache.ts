@@ -105,12 +105,18 @@ export function createCredentialCache(opts: CredentialCacheOptions) {
     remember(key, cred);
     const ttl = cred.meta.expiresAt - opts.skewMs - opts.clock.now();
     if (!opts.shared || ttl <= 0) return;
-    const record: StoredCredential = {
-      v: 1,
-      tokenEnc: await opts.cipher.encrypt(cred.token, bindingOf(grant)),
-      meta: cred.meta,
-    };
-    await opts.store.setRecord(key, record, ttl);
+    try {
+      const record: StoredCredential = {
+        v: 1,
+        tokenEnc: await opts.cipher.encrypt(cred.token, bindingOf(grant)),
+        meta: cred.meta,
+      };
+      await opts.store.setRecord(key, record, ttl);
+    } catch (err) {
+      // The credential was paid for with a refresh and serves this call from memory; another
+      // process that misses it refreshes again, under the grant lock.
+      opts.logger.debug({ err: (err as Error).name, grantId: grant.id }, 'credential not shared through the store');
+    }
   }
 
   /** Drops `key`, but only while it still holds the credential `id` (a newer one stays). */

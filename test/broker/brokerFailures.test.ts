@@ -120,6 +120,24 @@ describe('provider failures never touch the grant', () => {
     expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
   }
 
+  test('a refreshed credential that cannot be shared through the store still serves the call', async () => {
+    const { s, h } = await setup((_req, res) =>
+      json(res, 200, { access_token: AT, refresh_token: RT2, expires_in: 300, scope: 'a' }),
+    );
+    const setRecord = h.store.setRecord.bind(h.store);
+    h.store.setRecord = (async (key: string, value: unknown, ttl?: number) => {
+      if (key.startsWith('cred:')) throw new Error('store write failed');
+      return setRecord(key, value, ttl);
+    }) as typeof h.store.setRecord;
+    const cred = await h.broker.credentialFor(h.request(['a']));
+    expect(cred.authorizationHeader()).toBe(`Bearer ${AT}`);
+    expect((await h.broker.credentialFor(h.request(['a']))).meta.id).toBe(cred.meta.id);
+    expect(refreshes(s)).toHaveLength(1);
+    const g = (await h.store.getGrant('demo', 'notes'))!;
+    expect(await h.cipher.decrypt(g.refreshTokenEnc!, { user: 'demo', provider: 'notes' })).toBe(RT2);
+    noSecretsIn(h);
+  });
+
   test('5xx: bounded retry, then provider_unavailable with retryAfterSeconds', async () => {
     const { s, h } = await setup((_req, res) => json(res, 503, { error: 'temporarily_unavailable' }));
     const before = await h.store.getGrant('demo', 'notes');
