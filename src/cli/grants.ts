@@ -34,7 +34,9 @@ export function grantView(g: GrantSummary) {
 }
 
 export function formatTable(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...rows): spreading a long audit tail overflows the call stack.
+  const widths = header.map((h) => h.length);
+  for (const r of rows) for (const [i, w] of widths.entries()) widths[i] = Math.max(w, (r[i] ?? '').length);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))

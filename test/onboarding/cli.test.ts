@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAudit } from '../../src/cli/audit.js';
 import { type CliIo, runConnect } from '../../src/cli/connect.js';
-import { runGrants } from '../../src/cli/grants.js';
+import { formatTable, runGrants } from '../../src/cli/grants.js';
 import { runRevoke } from '../../src/cli/revoke.js';
 import { expectNoCanary } from '../helpers/canary.js';
 import { approveDeviceCode, driveAuthorization } from '../helpers/consent.js';
@@ -161,6 +161,13 @@ describe('keyward grants, revoke and audit', () => {
       expect.arrayContaining(['onboarding.connect', 'onboarding.callback', 'onboarding.device', 'onboarding.revoke']),
     );
     expectNoCanary(json.lines.join('\n'), 'audit log');
+  });
+
+  it('a table of many rows (a long audit tail) is laid out, not a stack overflow', () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => [String(i), 'x']);
+    const lines = formatTable(['N', 'V'], rows);
+    expect(lines).toHaveLength(200_001);
+    expect(lines.at(-1)).toBe('199999  x');
   });
 
   it('the built CLI has the commands', async () => {
