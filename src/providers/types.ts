@@ -79,10 +79,10 @@ export class TokenEndpointError extends Error {
     detail: { oauthError?: string; status?: number; retryAfterSeconds?: number; what?: string },
     options?: { cause?: unknown },
   ) {
-    const parts = [detail.what ?? 'token request', `to ${provider} failed (${kind}`];
-    if (detail.oauthError) parts.push(`, ${detail.oauthError}`);
-    if (detail.status !== undefined) parts.push(`, HTTP ${detail.status}`);
-    super(`${parts.join(' ')})`, options);
+    const facts: string[] = [kind];
+    if (detail.oauthError) facts.push(detail.oauthError);
+    if (detail.status !== undefined) facts.push(`HTTP ${detail.status}`);
+    super(`${detail.what ?? 'token request'} to ${provider} failed (${facts.join(', ')})`, options);
     this.name = 'TokenEndpointError';
     this.provider = provider;
     this.kind = kind;

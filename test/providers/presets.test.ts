@@ -83,6 +83,7 @@ describe('github', () => {
     const err = await failure(rt.refresh('rt-old'));
     expect(err).toMatchObject({ kind: 'dead', oauthError: 'bad_refresh_token', status: 200 });
     expect(err.message).not.toContain('rt-old');
+    expect(err.message).toBe('refresh request to p failed (dead, bad_refresh_token, HTTP 200)');
   });
 
   test('a form-encoded answer (no Accept honoured) still parses', async () => {
