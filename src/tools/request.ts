@@ -30,6 +30,17 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'expect',
   'forwarded',
 ]);
+/**
+ * Headers that some servers, frameworks and proxies obey in place of the request line. From a tool they would
+ * change the method or the path behind the checks below (and a GET that is really a DELETE would be retried).
+ */
+const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-url',
+  'x-rewrite-url',
+]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Why a header name may not come from a tool, or undefined when it may. */
@@ -39,6 +50,7 @@ export function reservedHeaderReason(name: string): string | undefined {
   if (RESERVED_HEADERS.has(lower) || lower.startsWith('proxy-') || lower.startsWith('x-forwarded-')) {
     return 'is set by the gateway, not by tools';
   }
+  if (OVERRIDE_HEADERS.has(lower)) return 'would override the request method or URL';
   return undefined;
 }
 

@@ -176,6 +176,13 @@ describe('declarative tools', () => {
       'request.headers.Proxy-Authorization: is set by the gateway, not by tools',
     ],
     [
+      'a header that overrides the method',
+      (d) => {
+        d.request.headers = { 'X-HTTP-Method-Override': 'DELETE' };
+      },
+      'request.headers.X-HTTP-Method-Override: would override the request method or URL',
+    ],
+    [
       'a bad method',
       (d) => {
         d.request.method = 'FETCH';

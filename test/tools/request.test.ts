@@ -208,6 +208,11 @@ describe('query, headers and body', () => {
     'Keep-Alive',
     'Content-Length',
     'X-Forwarded-For',
+    'X-HTTP-Method-Override',
+    'X-HTTP-Method',
+    'X-Method-Override',
+    'X-Original-URL',
+    'X-Rewrite-URL',
     'Bad Header',
   ])('refuses a tool header %s', (name) => {
     expect(() => buildDownstreamRequest(base, { method: 'GET', path: '/', headers: { [name]: 'x' } })).toThrow(
