@@ -293,7 +293,7 @@ describe('the fake token endpoint, read through the github preset', () => {
       const first = gh.createGrant();
       const tokens = await runtime.refresh(first.refreshToken);
       expect(gh.tokenRequests[0]?.headers.accept).toContain('application/json');
-      expect(tokens.refreshToken).toBeDefined();
+      expect(tokens.refreshToken).toMatch(/^ghr_/);
       expect(tokens.refreshToken).not.toBe(first.refreshToken);
       expect(tokens.expiresIn).toBe(28800);
       expect(gh.isValidToken(tokens.accessToken)).toBe(true);
