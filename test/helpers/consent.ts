@@ -81,23 +81,17 @@ export async function driveAuthorization(authorizeUrl: string, opts: DriveOption
         `authorization flow got HTTP ${res.status} at ${url.origin}${url.pathname}: ${text.slice(0, 300)}`,
       );
     }
-    const prompt = /name="prompt" value="(login|consent)"/.exec(text)?.[1];
-    if (!prompt) {
+    const answer = answerPrompt(text, url, user, opts.deny);
+    if (!answer) {
       throw new Error(`authorization flow stopped at a page it cannot answer: ${url.origin}${url.pathname}`);
     }
     asOrigin ??= url.origin;
-    prompts.push(prompt);
-    if (prompt === 'consent' && opts.deny) {
-      url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
-      continue;
+    prompts.push(answer.prompt);
+    url = answer.url;
+    if (answer.form) {
+      method = 'POST';
+      form = answer.form;
     }
-    const action = /<form[^>]*action="([^"]+)"/.exec(text)?.[1]?.replace(/&amp;/g, '&') ?? url.pathname;
-    url = new URL(action, url);
-    method = 'POST';
-    form =
-      prompt === 'login'
-        ? new URLSearchParams({ prompt: 'login', login: user, password: 'demo' })
-        : new URLSearchParams({ prompt: 'consent' });
   }
   throw new Error(`authorization flow did not finish within ${maxSteps} steps`);
 
@@ -110,6 +104,32 @@ export async function driveAuthorization(authorizeUrl: string, opts: DriveOption
     }
     return result;
   }
+}
+
+/**
+ * How to answer the demo AS's login or consent page: where to go next, and the form to post there
+ * (none when the consent is aborted). Undefined for any other page.
+ */
+function answerPrompt(
+  html: string,
+  at: URL,
+  user: string,
+  deny: boolean | undefined,
+): { prompt: 'login' | 'consent'; url: URL; form?: URLSearchParams } | undefined {
+  const prompt = /name="prompt" value="(login|consent)"/.exec(html)?.[1] as 'login' | 'consent' | undefined;
+  if (!prompt) return undefined;
+  if (prompt === 'consent' && deny) return { prompt, url: new URL(`${at.pathname.replace(/\/$/, '')}/abort`, at) };
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? at.pathname;
+  const form =
+    prompt === 'login'
+      ? new URLSearchParams({ prompt: 'login', login: user, password: 'demo' })
+      : new URLSearchParams({ prompt: 'consent' });
+  return { prompt, url: new URL(action, at), form };
+}
+
+/** An endpoint of the demo AS, whose issuer may be written with a trailing slash. */
+function endpointOf(issuer: string, path: string): string {
+  return `${issuer.replace(/\/$/, '')}${path}`;
 }
 
 export interface ClientAuth {
@@ -199,10 +219,9 @@ export interface ObtainedTokens extends TokenResponse {
 
 /** Runs authorization code + PKCE against the demo AS and returns the token response. */
 export async function obtainTokens(opts: ObtainTokensOptions): Promise<ObtainedTokens> {
-  const issuer = opts.issuer.replace(/\/$/, '');
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(12).toString('base64url');
-  const auth = new URL(opts.authorizationEndpoint ?? `${issuer}/auth`);
+  const auth = new URL(opts.authorizationEndpoint ?? endpointOf(opts.issuer, '/auth'));
   auth.searchParams.set('client_id', opts.clientId);
   auth.searchParams.set('response_type', 'code');
   auth.searchParams.set('redirect_uri', opts.redirectUri);
@@ -225,7 +244,7 @@ export async function obtainTokens(opts: ObtainTokensOptions): Promise<ObtainedT
   const code = back.searchParams.get('code');
   if (!code) throw new Error('authorization response has no code');
 
-  const tokens = await tokenRequest(opts.tokenEndpoint ?? `${issuer}/token`, opts, {
+  const tokens = await tokenRequest(opts.tokenEndpoint ?? endpointOf(opts.issuer, '/token'), opts, {
     grant_type: 'authorization_code',
     code,
     redirect_uri: opts.redirectUri,
@@ -238,7 +257,7 @@ export async function obtainTokens(opts: ObtainTokensOptions): Promise<ObtainedT
 export function refreshTokens(
   opts: ClientAuth & { issuer: string; refreshToken: string; scope?: string[]; resource?: string },
 ): Promise<TokenResponse> {
-  return tokenRequest(`${opts.issuer.replace(/\/$/, '')}/token`, opts, {
+  return tokenRequest(endpointOf(opts.issuer, '/token'), opts, {
     grant_type: 'refresh_token',
     refresh_token: opts.refreshToken,
     scope: opts.scope?.join(' '),
@@ -250,7 +269,7 @@ export function refreshTokens(
 export function exchangeToken(
   opts: ClientAuth & { issuer: string; subjectToken: string; scope?: string[]; resource?: string; audience?: string },
 ): Promise<TokenResponse> {
-  return tokenRequest(`${opts.issuer.replace(/\/$/, '')}/token`, opts, {
+  return tokenRequest(endpointOf(opts.issuer, '/token'), opts, {
     grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
     subject_token: opts.subjectToken,
     subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
@@ -293,21 +312,14 @@ export async function approveDeviceCode(
     }
     const html = await res.text();
     if (res.status !== 200) throw new Error(`device flow got HTTP ${res.status} at ${url.pathname}`);
-    const prompt = /name="prompt" value="(login|consent)"/.exec(html)?.[1];
-    const formTag = /<form[^>]*action="([^"]+)"[^>]*>/.exec(html) ?? /<form[^>]*>/.exec(html);
-    if (prompt) {
-      prompts.push(prompt);
-      if (prompt === 'consent' && opts.deny) {
-        url = new URL(`${url.pathname.replace(/\/$/, '')}/abort`, url);
-        continue;
-      }
-      url = new URL(/<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, '&') ?? url.pathname, url);
-      form =
-        prompt === 'login'
-          ? new URLSearchParams({ prompt: 'login', login: user, password: 'demo' })
-          : new URLSearchParams({ prompt: 'consent' });
+    const answer = answerPrompt(html, url, user, opts.deny);
+    if (answer) {
+      prompts.push(answer.prompt);
+      url = answer.url;
+      form = answer.form;
       continue;
     }
+    const formTag = /<form[^>]*action="([^"]+)"[^>]*>/.exec(html) ?? /<form[^>]*>/.exec(html);
     if (!formTag) return { prompts, visited, html, jar };
     if (html.includes('op.deviceInputForm')) throw new Error('the device code was not accepted');
     const action = /action="([^"]+)"/.exec(formTag[0])?.[1]?.replace(/&amp;/g, '&') ?? url.pathname;
@@ -334,14 +346,13 @@ export async function approveDeviceCode(
 export async function deviceGrant(
   opts: ClientAuth & { issuer: string; scopes: string[]; resource?: string; user?: string },
 ): Promise<TokenResponse> {
-  const issuer = opts.issuer.replace(/\/$/, '');
   const body = new URLSearchParams({ client_id: opts.clientId, scope: opts.scopes.join(' ') });
   if (opts.resource) body.set('resource', opts.resource);
-  const res = await fetch(`${issuer}/device/auth`, { method: 'POST', body });
+  const res = await fetch(endpointOf(opts.issuer, '/device/auth'), { method: 'POST', body });
   const codes = (await res.json()) as { device_code: string; verification_uri_complete: string; error?: string };
   if (!res.ok) throw new Error(`device authorization failed: ${codes.error}`);
   await approveDeviceCode(codes.verification_uri_complete, { user: opts.user });
-  return tokenRequest(`${issuer}/token`, opts, {
+  return tokenRequest(endpointOf(opts.issuer, '/token'), opts, {
     grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
     device_code: codes.device_code,
   });
