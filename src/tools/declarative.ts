@@ -114,7 +114,10 @@ function buildQuery(query: DeclarativeTool['request']['query'], args: Args): Req
   return out;
 }
 
-/** JSON Schema types that cannot be spelled in a URL. */
+/** JSON Schema types whose values can be one path segment. */
+const SEGMENT_TYPES: ReadonlySet<string> = new Set(['string', 'number', 'integer']);
+
+/** The JSON Schema types that an input property declares (none when it declares no `type`). */
 function propertyTypes(schema: Record<string, unknown>, name: string): string[] {
   const prop = (schema.properties as Record<string, { type?: unknown }> | undefined)?.[name];
   const t = prop?.type;
@@ -156,10 +159,9 @@ export function declarativeTool(raw: unknown, file: string): ToolDefinition {
   for (const name of templateNames(def.request.path)) {
     if (!properties.has(name)) unknownArg('request.path', name);
     else if (!required.has(name)) problems.push(`request.path: "{${name}}" must be a required input property`);
-    else if (propertyTypes(def.input, name).some((t) => t === 'object' || t === 'array')) {
-      problems.push(
-        `request.path: "{${name}}" must be a string or a number, not an ${propertyTypes(def.input, name)[0]}`,
-      );
+    else {
+      const unfit = propertyTypes(def.input, name).find((t) => !SEGMENT_TYPES.has(t));
+      if (unfit) problems.push(`request.path: "{${name}}" must be a string or a number, not ${JSON.stringify(unfit)}`);
     }
   }
   const segments = def.request.path.slice(1).split('/');

@@ -112,6 +112,20 @@ describe('declarative tools', () => {
       'request.path: "{full}" must be a required input property',
     ],
     [
+      'a path argument of a type that is not one segment',
+      (d) => {
+        d.input.properties.id.type = ['string', 'object'];
+      },
+      'request.path: "{id}" must be a string or a number, not "object"',
+    ],
+    [
+      'a boolean path argument',
+      (d) => {
+        d.input.properties.id.type = 'boolean';
+      },
+      'request.path: "{id}" must be a string or a number, not "boolean"',
+    ],
+    [
       'a dot segment in the path',
       (d) => {
         d.request.path = '/notes/../admin/{id}';
