@@ -2,7 +2,6 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderRegistry, ProviderRuntime } from '../providers/types.js';
@@ -109,14 +108,8 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
 
   async function usableGrant(req: CredentialRequest, runtime: ProviderRuntime): Promise<Grant> {
     const grant = await readGrant(ctx, req.user, runtime.name, req.tenant);
-    try {
-      return assertGrantServes(grant, runtime.name, req.tool.scopes, clock.now());
-    } catch (err) {
-      if (isGatewayError(err)) {
-        deps.metrics.reauthErrors.inc({ provider: runtime.name, reason: err.details.reason ?? err.code });
-      }
-      throw err;
-    }
+    // reauth errors are counted once, where they are returned to the agent (gateway/toolCall.ts).
+    return assertGrantServes(grant, runtime.name, req.tool.scopes, clock.now());
   }
 
   function noteUse(grant: Grant): void {

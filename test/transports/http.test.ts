@@ -1,4 +1,6 @@
 // The HTTP transport refuses a foreign Origin and a wrong Host with 403, before any MCP handling.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHttpGateway } from '../helpers/gatewayProcess.js';
 import { type Stack, startStack } from '../helpers/stack.js';
@@ -62,6 +64,16 @@ describe('HTTP transport guards', () => {
       req.end(JSON.stringify(initialize));
     });
     expect(status).toBe(403);
+  });
+
+  it('counts a reauth error returned to the agent once at /metrics', async () => {
+    const client = new Client({ name: 'metrics-test', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.gatewayUrl}/mcp`)));
+    await client.callTool({ name: 'list_notes', arguments: {} });
+    await client.close();
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect(metrics).toContain('keyward_reauth_errors_total{provider="notes",reason="no_grant"} 1\n');
+    expect(metrics).toContain('keyward_tool_call_seconds_count{tool="list_notes",outcome="error"} 1\n');
   });
 
   it('serves /healthz', async () => {

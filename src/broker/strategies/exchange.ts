@@ -77,7 +77,6 @@ function failure(
   grant: Grant,
 ): Error {
   if (err.kind === 'dead') {
-    ctx.metrics.reauthErrors.inc({ provider: runtime.name, reason: 'invalid_grant' });
     return translateDead(runtime.name, scopes, err, grant);
   }
   return translateFailure(ctx, err, runtime.name, scopes);

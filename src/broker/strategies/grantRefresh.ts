@@ -148,7 +148,6 @@ export async function refreshUnderLock(
           updatedAt: ctx.clock.now(),
         });
       }
-      ctx.metrics.reauthErrors.inc({ provider: grant.provider, reason: 'invalid_grant' });
       throw new ReauthRequiredError(
         `The ${grant.provider} authorization server no longer accepts this grant; access must be granted again.`,
         {
@@ -192,7 +191,6 @@ export function translateFailure(
 ): Error {
   switch (err.kind) {
     case 'invalid_scope':
-      ctx.metrics.reauthErrors.inc({ provider, reason: 'invalid_scope' });
       return new InsufficientScopeError(`${provider} refused the scopes this tool needs.`, {
         provider,
         scopes,
