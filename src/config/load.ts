@@ -211,7 +211,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function readFailure(err: unknown, what: string): string {
+/** Why a file cannot be read, in words that name neither the path nor anything in it. */
+export function readFailure(err: unknown, what: string): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':

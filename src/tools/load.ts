@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseJson } from '../config/load.js';
+import { parseJson, readFailure } from '../config/load.js';
 import type { ResolvedProvider } from '../config/types.js';
 import { ConfigError, ToolDefinitionError } from '../errors.js';
 import { PRESETS } from '../providers/presets/index.js';
@@ -108,8 +108,9 @@ async function candidates(paths: string[], root: string, problems: Problems): Pr
     let info: Awaited<ReturnType<typeof stat>>;
     try {
       info = await stat(p);
-    } catch {
-      problems.add(p, ['not found (check "tools" in the config)']);
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      problems.add(p, [missing ? 'not found (check "tools" in the config)' : readFailure(err, 'tool path')]);
       continue;
     }
     if (!info.isDirectory()) {
@@ -119,15 +120,27 @@ async function candidates(paths: string[], root: string, problems: Problems): Pr
       continue;
     }
     // Not recursive: a tools folder is flat, and helper modules can live in a subfolder.
-    const names = (await readdir(p)).filter((n) => !n.startsWith('.')).sort();
+    let names: string[];
+    try {
+      names = (await readdir(p)).filter((n) => !n.startsWith('.')).sort();
+    } catch (err) {
+      problems.add(p, [readFailure(err, 'tools folder')]);
+      continue;
+    }
     const present = new Set(names);
     for (const name of names) {
       if (/\.d\.(m|c)?ts$/.test(name) || /\.(js|ts)\.map$/.test(name)) continue;
       // A tool.ts with its compiled tool.js beside it is one tool: the .js is loaded on its own.
       if (isTypeScript(name) && MODULE_EXTENSIONS.some((ext) => present.has(name.replace(/\.(m|c)?ts$/, ext))))
         continue;
+      if (!/\.(json|m?js|cjs|(m|c)?ts)$/.test(name)) continue;
       const file = path.join(p, name);
-      if (/\.(json|m?js|cjs|(m|c)?ts)$/.test(name) && (await stat(file)).isFile()) add(file);
+      try {
+        if ((await stat(file)).isFile()) add(file);
+      } catch (err) {
+        // Listed but not there: a symbolic link to nowhere, or a file removed meanwhile.
+        problems.add(file, [readFailure(err, 'tool file')]);
+      }
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -125,6 +125,15 @@ describe('loadTools', () => {
     const err = await loadError([at(file)]);
     expect(err.problems).toContain(expected);
     expect(err.file).toBe(path.relative(process.cwd(), at(file)));
+  });
+
+  it('names a link to nowhere in a tools folder instead of failing on it', async () => {
+    const dir = path.join(tmp, 'dangling');
+    await mkdir(dir, { recursive: true });
+    await symlink(path.join(tmp, 'nowhere.json'), path.join(dir, 'gone.json'));
+    const err = await loadError([dir]);
+    expect(err.problems).toEqual(['tool file not found']);
+    expect(err.file).toBe(path.join(dir, 'gone.json'));
   });
 
   it('rejects a missing path and a file that is not a tool', async () => {
