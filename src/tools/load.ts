@@ -151,7 +151,7 @@ async function loadJson(c: Candidate, problems: Problems): Promise<ToolDefinitio
   try {
     raw = parseJson(await readFile(c.load, 'utf8'), shown(c.file));
   } catch (err) {
-    problems.add(c.file, err instanceof ConfigError ? err.problems : [`cannot read: ${(err as Error).message}`]);
+    problems.add(c.file, err instanceof ConfigError ? err.problems : [readFailure(err, 'tool file')]);
     return [];
   }
   try {
