@@ -3,7 +3,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { auditOnboarding } from './audit.js';
 import type { OnboardingDeps } from './deps.js';
 import { connectUrl } from './links.js';
-import { type AccountRow, accountsPage, errorPage } from './pages.js';
+import { type AccountRow, accountsPage, errorPage, signedOutPage } from './pages.js';
 import { redirect, sendPage } from './respond.js';
 import type { ActiveSession, Sessions } from './session.js';
 
@@ -103,6 +103,14 @@ export function mountAccounts(router: Router, ctx: AccountsContext): void {
     }
     return { active, provider };
   }
+
+  // Ends this browser's session (so another user can sign in here); grants are not touched.
+  router.post('/signout', form, async (req, res) => {
+    const active = await formSession(req, res);
+    if (!active) return;
+    await sessions.destroy(req, res);
+    sendPage(res, signedOutPage());
+  });
 
   router.post('/accounts/connect', form, async (req, res) => {
     const ok = await formRequest(req, res);

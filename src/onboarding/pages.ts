@@ -161,7 +161,18 @@ Disconnecting revokes the access at the service where it allows that, and always
 <tbody>
 ${rows || '<tr><td colspan="7">No services are configured.</td></tr>'}
 </tbody>
-</table>`,
+</table>
+<form method="post" action="/signout">${hidden}<button type="submit">Sign out</button></form>`,
+    ),
+  };
+}
+
+export function signedOutPage(): Page {
+  return {
+    status: 200,
+    html: layout(
+      'Signed out',
+      '<p>You are signed out of this gateway. Your connected accounts stay as they are.</p><p><a href="/accounts">Sign in again</a></p>',
     ),
   };
 }

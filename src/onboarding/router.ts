@@ -161,7 +161,7 @@ export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRou
           403,
           'This link is for another user',
           'You are signed in as a different user than the one this link was made for, so it was not followed.',
-          'Sign out and sign in as that user, or send the link to them.',
+          'Sign out on the accounts page and sign in as that user, or send the link to them.',
         ),
         'different_user',
         { user: link.user, tenant: link.tenant, client: link.client, callId: link.callId },

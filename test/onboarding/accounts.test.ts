@@ -152,4 +152,21 @@ describe('accounts page', () => {
     const shown = await (await jar.fetch(res.headers.get('location') ?? '')).text();
     expect(shown).toContain('offers no way to revoke access remotely');
   });
+
+  it('sign out ends this browser session: its CSRF token stops working, and the grants stay', async () => {
+    const signedIn = new CookieJar();
+    const page = await (await signedIn.fetch(`${h.url}/accounts`)).text();
+    const csrf = csrfOf(page);
+    expect(page).toMatch(/<form method="post" action="\/signout">/);
+    const before = await h.gateway.store.listGrants();
+    const out = await post(signedIn, '/signout', { csrf });
+    expect(out.status).toBe(200);
+    expect(await out.text()).toContain('<h1>Signed out</h1>');
+    expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/i);
+    const stale = await post(signedIn, '/accounts/disconnect', { provider: 'notes', csrf });
+    expect(stale.status).toBe(403);
+    expect(await h.gateway.store.listGrants()).toEqual(before);
+    // A forged sign-out (no token) is refused like any other form.
+    expect((await post(new CookieJar(), '/signout', { csrf: 'x' })).status).toBe(403);
+  });
 });
