@@ -18,10 +18,15 @@ interface Entry {
 }
 
 export interface DemoStoreHooks {
-  /** Called when a consumed refresh token comes back, after its grant has been revoked. */
-  onRefreshReuse?(grantId: string | undefined): void;
   /** Called whenever a Grant record is destroyed (revocation of any kind). */
   onGrantDestroyed?(grantId: string): void;
+}
+
+export interface StoredGrant {
+  grantId: string;
+  accountId: string;
+  clientId: string;
+  payload: AdapterPayload;
 }
 
 /** One store shared by every model's adapter; keys are `Model:id`. */
@@ -36,7 +41,6 @@ export class DemoStore {
   constructor(
     /** Builds the provider's invalid_grant error (passed in so this module does not load oidc-provider). */
     readonly invalidGrant: (message: string) => Error,
-    private readonly clockTolerance = 0,
   ) {}
 
   get(model: string, id: string): AdapterPayload | undefined {
@@ -54,7 +58,7 @@ export class DemoStore {
     const key = `${model}:${id}`;
     const grantId = payload.grantId;
     if (GRANTABLE.has(model) && grantId && this.revokedGrants.has(grantId)) return;
-    const expiresAt = typeof expiresIn === 'number' ? Date.now() + (expiresIn + this.clockTolerance) * 1000 : Infinity;
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
     this.deleteKey(key, true);
     this.entries.set(key, { payload, expiresAt });
     if (GRANTABLE.has(model) && grantId) {
@@ -91,8 +95,8 @@ export class DemoStore {
   }
 
   /** Grants currently held, for tests and for revoking a user's authority. */
-  grants(): Array<{ grantId: string; accountId: string; clientId: string; payload: AdapterPayload }> {
-    const out: Array<{ grantId: string; accountId: string; clientId: string; payload: AdapterPayload }> = [];
+  grants(): StoredGrant[] {
+    const out: StoredGrant[] = [];
     for (const [key, entry] of this.entries) {
       if (!key.startsWith('Grant:') || entry.expiresAt <= Date.now()) continue;
       out.push({
@@ -148,7 +152,6 @@ class DemoAdapter implements Adapter {
     if (this.model === 'RefreshToken' && payload.consumed) {
       const grantId = payload.grantId;
       if (grantId) this.store.revokeGrant(grantId);
-      this.store.hooks.onRefreshReuse?.(grantId);
       throw this.store.invalidGrant('refresh token already used');
     }
     payload.consumed = Math.floor(Date.now() / 1000);
