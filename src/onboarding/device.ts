@@ -1,6 +1,8 @@
 // The device authorization grant (RFC 8628) for `keyward connect` where no browser is at hand.
+
 import * as oidc from 'openid-client';
 import type { Grant } from '../broker/types.js';
+import { clientAuthFor } from '../providers/runtime.js';
 import type { ProviderEndpoints, ProviderRuntime } from '../providers/types.js';
 import { auditOnboarding } from './audit.js';
 import type { OnboardingDeps } from './deps.js';
@@ -134,10 +136,12 @@ export async function connectWithDevice(
 /** The same client authentication the provider runtime uses for its token requests. */
 function clientAuthOf(runtime: ProviderRuntime, endpoints: ProviderEndpoints): oidc.ClientAuth {
   const secret = runtime.config.clientSecret;
-  if (!secret) return oidc.None();
-  const methods = endpoints.tokenEndpointAuthMethods;
-  const post = runtime.preset
-    ? runtime.preset.clientAuth === 'client_secret_post'
-    : Boolean(methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post'));
-  return post ? oidc.ClientSecretPost(secret) : oidc.ClientSecretBasic(secret);
+  switch (clientAuthFor(runtime.config, runtime.preset, endpoints)) {
+    case 'client_secret_post':
+      return oidc.ClientSecretPost(secret);
+    case 'client_secret_basic':
+      return oidc.ClientSecretBasic(secret);
+    default:
+      return oidc.None();
+  }
 }

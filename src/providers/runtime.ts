@@ -311,7 +311,8 @@ export function createProviderRuntime(
 }
 
 /** The preset decides; otherwise Basic (RFC 6749's MUST) unless the server lists only post. */
-function clientAuthFor(
+/** How the gateway authenticates to this provider's token endpoint (one rule for every token request). */
+export function clientAuthFor(
   config: ResolvedProvider,
   preset: ProviderPreset | undefined,
   ep: ProviderEndpoints,
