@@ -52,7 +52,6 @@ export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exch
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const DEMO_CLIENT_ID = 'keyward-demo';
-export const DEMO_USER = 'demo';
 const STATIC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 export const NOTES_SCOPES = ['notes:read', 'notes:write', 'notes:delete'] as const;
 
