@@ -107,7 +107,8 @@ export function createHttpApp(
     const ownerOf = (req: Request): string => {
       const authInfo = (req as Request & { auth?: NonNullable<McpExtra['authInfo']> }).auth;
       const caller = opts.inbound && authInfo ? opts.inbound.callerFromAuthInfo(authInfo) : undefined;
-      return caller ? `${caller.tenant ?? ''}/${caller.user}` : `/${config.server.user}`;
+      // JSON, not a joined string: no user name can pass for another tenant's.
+      return JSON.stringify(caller ? [caller.tenant ?? null, caller.user] : [null, config.server.user]);
     };
     const sessions = createSessionEndpoint({ newServer, clock: gateway.clock });
     onClose.push(() => sessions.close());

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js';
 interface Session {
   transport: StreamableHTTPServerTransport;
   mcp: McpServer;
-  /** `tenant/user` of whoever initialized it; every later request must be the same. */
+  /** Who initialized it (tenant and user); every later request must be the same. */
   owner: string;
   lastSeen: number;
 }
