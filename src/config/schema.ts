@@ -17,6 +17,13 @@ const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
 export const Duration = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as "8h" or "30d"');
 
 export const PROVIDER_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+/**
+ * Authorization request parameters that the gateway sets for each sign-in: overriding one would break the
+ * redirect, the state check or PKCE, or ask for scopes behind `scopes`' back.
+ */
+const GATEWAY_AUTHORIZE_PARAM =
+  /^(?!(?:response_type|client_id|redirect_uri|scope|state|nonce|code_challenge|code_challenge_method|resource|request|request_uri)$)/;
 export const PRESET_NAMES = ['github', 'google', 'microsoft', 'slack', 'linear', 'atlassian'] as const;
 
 export const ProviderConfig = z
@@ -43,7 +50,12 @@ export const ProviderConfig = z
     /** Microsoft Entra tenant, for the microsoft preset. */
     tenant: z.string().min(1).optional(),
     /** Extra authorization request parameters, such as `access_type`. */
-    authorizeParams: z.record(z.string(), z.string()).optional(),
+    authorizeParams: z
+      .record(
+        z.string().regex(GATEWAY_AUTHORIZE_PARAM, 'is set by the gateway for each sign-in, not by the config'),
+        z.string(),
+      )
+      .optional(),
   })
   .superRefine(
     (p, ctx) => {
