@@ -1,9 +1,8 @@
 // The JSON Schema of mcp.config.json, generated from the zod schema so that the two cannot disagree.
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { packageRoot } from './packageRoot.js';
 import { KeywardConfig } from './schema.js';
 
 /** The schema that editors use for completion: the input side, so that defaulted keys are optional. */
@@ -17,11 +16,9 @@ export function configJsonSchemaText(): string {
   return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
 }
 
-/** Where the committed schema lives: <package root>/schema/, from src/config/ or dist/src/config/. */
+/** Where the committed schema lives: <package root>/schema/. */
 export function configJsonSchemaPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return path.join(dir, 'schema', 'mcp.config.schema.json');
+  return path.join(packageRoot(), 'schema', 'mcp.config.schema.json');
 }
 
 /** Regenerates the committed file: `npm run build && node -e "import('./dist/src/config/jsonSchema.js').then(m => m.writeConfigJsonSchema())"`. */

@@ -3,8 +3,9 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseJson, readFailure } from '../config/load.js';
+import { packageRoot } from '../config/packageRoot.js';
 import type { ResolvedProvider } from '../config/types.js';
 import { ConfigError, ToolDefinitionError } from '../errors.js';
 import { PRESETS } from '../providers/presets/index.js';
@@ -20,18 +21,10 @@ export interface LoadToolsOptions {
   packageRoot?: string;
 }
 
-const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
+// Also where the gateway finds its package.json, for the version it reports.
+export { packageRoot };
 
-/** The folder holding this package's package.json, from src/tools/ or dist/src/tools/. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('keyward: cannot find package.json above the tool loader');
-    dir = parent;
-  }
-  return dir;
-}
+const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
 
 /** Paths in errors: relative to the working directory when inside it, so they stay short. */
 function shown(file: string): string {
