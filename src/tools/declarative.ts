@@ -4,7 +4,15 @@ import { formatIssues } from '../config/issues.js';
 import { ToolDefinitionError } from '../errors.js';
 import { defineTool, toolDefinitionProblems } from './define.js';
 import { encodeSegment, reservedHeaderReason, unsafeSegmentReason } from './request.js';
-import type { AnyZodObject, HttpMethod, RequestSpec, ToolDefinition } from './types.js';
+import {
+  ANNOTATION_KEYS,
+  type AnyZodObject,
+  HTTP_METHODS,
+  type HttpMethod,
+  type RequestSpec,
+  type ToolAnnotations,
+  type ToolDefinition,
+} from './types.js';
 
 const TEMPLATE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const WHOLE_TEMPLATE = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -28,15 +36,15 @@ export const DeclarativeTool = z.strictObject({
   input: JsonSchemaObject,
   output: JsonSchemaObject.optional(),
   annotations: z
-    .strictObject({
-      readOnly: z.boolean().optional(),
-      destructive: z.boolean().optional(),
-      idempotent: z.boolean().optional(),
-      openWorld: z.boolean().optional(),
-    })
+    .strictObject(
+      Object.fromEntries(ANNOTATION_KEYS.map((k) => [k, z.boolean().optional()])) as Record<
+        keyof ToolAnnotations,
+        z.ZodOptional<z.ZodBoolean>
+      >,
+    )
     .default({}),
   request: z.strictObject({
-    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    method: z.enum(HTTP_METHODS),
     path: z.string().regex(PATH_TEMPLATE, 'must start with "/" and hold only URL path characters and {arg} templates'),
     query: z.record(z.string().min(1), QueryValue).optional(),
     headers: z.record(z.string(), z.string()).optional(),

@@ -1,7 +1,7 @@
 // defineTool(): the typed way to write a tool, checked when it is created rather than when it is called.
 import { PROVIDER_NAME } from '../config/schema.js';
 import { ToolDefinitionError } from '../errors.js';
-import type { AnyZodObject, ToolAnnotations, ToolDefinition } from './types.js';
+import { ANNOTATION_KEYS, type AnyZodObject, type ToolAnnotations, type ToolDefinition } from './types.js';
 
 export const TOOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 /** RFC 6749 s.3.3 scope-token: printable ASCII without space, `"` or `\`. */
@@ -25,20 +25,23 @@ export type ToolSpec<I extends AnyZodObject, O extends AnyZodObject = AnyZodObje
  */
 export const TOOL_BRAND: unique symbol = Symbol.for('keyward.tool') as never;
 
-const KNOWN_KEYS = new Set([
-  'name',
-  'title',
-  'description',
-  'provider',
-  'scopes',
-  'gatewayScopes',
-  'input',
-  'output',
-  'annotations',
-  'request',
-  'source',
-]);
-const ANNOTATION_KEYS = new Set(['readOnly', 'destructive', 'idempotent', 'openWorld']);
+/** Every key of a ToolDefinition; the compiler keeps it complete. */
+const KNOWN_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    name: true,
+    title: true,
+    description: true,
+    provider: true,
+    scopes: true,
+    gatewayScopes: true,
+    input: true,
+    output: true,
+    annotations: true,
+    request: true,
+    source: true,
+  } satisfies Record<keyof ToolDefinition, true>),
+);
+const ANNOTATIONS: ReadonlySet<string> = new Set(ANNOTATION_KEYS);
 
 function isZodObject(v: unknown): v is AnyZodObject {
   const def = (v as { _zod?: { def?: { type?: string } } } | undefined)?._zod?.def;
@@ -100,7 +103,7 @@ export function toolDefinitionProblems(def: unknown): string[] {
     if (typeof a !== 'object' || a === null || Array.isArray(a)) problems.push('annotations: must be an object');
     else {
       for (const [k, v] of Object.entries(a)) {
-        if (!ANNOTATION_KEYS.has(k)) problems.push(`annotations.${k}: unknown key`);
+        if (!ANNOTATIONS.has(k)) problems.push(`annotations.${k}: unknown key`);
         else if (typeof v !== 'boolean') problems.push(`annotations.${k}: must be a boolean`);
       }
       const ann = a as ToolAnnotations;

@@ -1,6 +1,6 @@
 // The only place a downstream URL is built: arguments fill in segments and query values, never the origin.
 import { InvalidArgumentsError } from '../errors.js';
-import type { HttpMethod, RequestSpec } from './types.js';
+import { HTTP_METHODS, type HttpMethod, type RequestSpec } from './types.js';
 
 export interface DownstreamRequest {
   url: URL;
@@ -9,7 +9,7 @@ export interface DownstreamRequest {
   body?: string;
 }
 
-const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 const MAX_SEGMENT_LENGTH = 1024;
 
 /**

@@ -1,7 +1,8 @@
 // What a tool is: a provider, the least scopes it needs, an input schema and a request mapping.
 import type { z } from 'zod';
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 /**
  * What a tool asks the gateway to send. `path` is relative to the provider's apiBaseUrl.
@@ -22,6 +23,14 @@ export interface ToolAnnotations {
   idempotent?: boolean;
   openWorld?: boolean;
 }
+
+/** The keys of ToolAnnotations, for checks at run time; the compiler keeps the list complete. */
+export const ANNOTATION_KEYS = Object.keys({
+  readOnly: true,
+  destructive: true,
+  idempotent: true,
+  openWorld: true,
+} satisfies Record<keyof ToolAnnotations, true>) as Array<keyof ToolAnnotations>;
 
 // biome-ignore lint/suspicious/noExplicitAny: a tool's input shape is its own business
 export type AnyZodObject = z.ZodObject<any>;
