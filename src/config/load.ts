@@ -6,7 +6,7 @@ import path from 'node:path';
 import { keyIdOf } from '../broker/crypto.js';
 import { ConfigError } from '../errors.js';
 import { formatIssues } from './issues.js';
-import { KeywardConfig, type KeywardConfigParsed, SecretRef } from './schema.js';
+import { isLoopbackHost, KeywardConfig, type KeywardConfigParsed, SecretRef, STORE_URL } from './schema.js';
 import type { EncryptionKey, ResolvedConfig, ResolvedIdentity, ResolvedProvider } from './types.js';
 
 export type Env = Record<string, string | undefined>;
@@ -18,6 +18,7 @@ export interface ResolveOptions {
 }
 
 const DEFAULT_ENCRYPTION_KEY = { env: 'KEYWARD_ENCRYPTION_KEY' } as const;
+const DEFAULT_STORE = 'sqlite:.keyward/keyward.db';
 
 /** Reads and resolves a config file. Every problem found is thrown at once, as one ConfigError. */
 export async function loadConfig(file: string, env: Env = process.env): Promise<ResolvedConfig> {
@@ -72,6 +73,15 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions): ResolvedConfi
     providers[name] = { ...rest, name, ...(clientSecret !== undefined ? { clientSecret } : {}) };
   }
 
+  // A store URL given by reference is checked like an inline one, once read.
+  let storeUrl = typeof src.store === 'string' ? src.store : undefined;
+  if (isObject(src.store)) {
+    storeUrl = secrets.read('store', src.store);
+    if (storeUrl !== undefined && !STORE_URL.test(storeUrl)) {
+      problems.push('store: the referenced URL must be sqlite:<path>, redis://…, postgres://… or memory:');
+    }
+  }
+
   let introspectionSecret: string | undefined;
   const introspection = isObject(src.identity) ? src.identity.introspection : undefined;
   if (isObject(introspection)) {
@@ -85,6 +95,13 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions): ResolvedConfi
     /\/+$/,
     '',
   );
+  if (!cfg.server.publicUrl && !isLoopbackHost(cfg.server.host)) {
+    // A wildcard or LAN address is no place to send users back to from a provider.
+    throw new ConfigError(
+      [`server.publicUrl: required when server.host (${cfg.server.host}) is not a loopback address`],
+      configPath,
+    );
+  }
   const server = { ...cfg.server, publicUrl, user: cfg.server.user ?? nonEmpty(env.KEYWARD_USER) ?? localUser(env) };
 
   let identity: ResolvedIdentity | undefined;
@@ -104,7 +121,7 @@ export function resolveConfig(raw: unknown, opts: ResolveOptions): ResolvedConfi
     configPath,
     configDir,
     server,
-    store: resolveFileUrl(cfg.store, 'sqlite:', configDir),
+    store: resolveFileUrl(storeUrl ?? DEFAULT_STORE, 'sqlite:', configDir),
     encryption: { current: current!, previous: previous as EncryptionKey[] },
     providers,
     tools: cfg.tools.map((p) => path.resolve(configDir, p)),

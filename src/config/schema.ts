@@ -13,6 +13,22 @@ export type SecretRef = z.infer<typeof SecretRef>;
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** Loopback hosts, where plain http carries nothing off the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * A URL that credentials travel to (token endpoints, APIs, issuers): https, or http on loopback only,
+ * so a bearer token or client secret never crosses a network in the clear.
+ */
+const secureUrl = httpUrl.refine((u) => {
+  // A value that is not a URL at all has already been reported by httpUrl.
+  const url = URL.canParse(u) ? new URL(u) : undefined;
+  return !url || url.protocol === 'https:' || isLoopbackHost(url.hostname);
+}, 'must be https (plain http is allowed only for loopback hosts such as 127.0.0.1)');
+
 /** Durations such as "90s", "15m", "8h", "30d". */
 export const Duration = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration such as "8h" or "30d"');
 
@@ -31,12 +47,12 @@ export const ProviderConfig = z
     /** A preset supplies endpoints and quirks; the user supplies the client. */
     preset: z.enum(PRESET_NAMES).optional(),
     /** OIDC / RFC 8414 discovery. */
-    issuer: httpUrl.optional(),
-    authorizationEndpoint: httpUrl.optional(),
-    tokenEndpoint: httpUrl.optional(),
-    revocationEndpoint: httpUrl.optional(),
-    deviceAuthorizationEndpoint: httpUrl.optional(),
-    jwksUri: httpUrl.optional(),
+    issuer: secureUrl.optional(),
+    authorizationEndpoint: secureUrl.optional(),
+    tokenEndpoint: secureUrl.optional(),
+    revocationEndpoint: secureUrl.optional(),
+    deviceAuthorizationEndpoint: secureUrl.optional(),
+    jwksUri: secureUrl.optional(),
     clientId: z.string().min(1),
     clientSecret: SecretRef.optional(),
     /** Scopes asked for at onboarding. Tools ask for subsets of these. */
@@ -44,7 +60,7 @@ export const ProviderConfig = z
     strategy: z.enum(['refresh', 'exchange', 'mint']).default('refresh'),
     /** The API's RFC 8707 resource indicator, and the audience of credentials minted for it. */
     resource: httpUrl.optional(),
-    apiBaseUrl: httpUrl,
+    apiBaseUrl: secureUrl,
     /** How long the user's consent lasts before reauth_required/consent_expired. */
     consentTtl: Duration.optional(),
     /** Microsoft Entra tenant, for the microsoft preset. */
@@ -84,11 +100,13 @@ export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
 export const IdentityConfig = z.strictObject({
   /** The inbound authorization server (the one MCP clients sign in at). */
-  issuer: httpUrl,
+  issuer: secureUrl,
   /** Defaults to the issuer's discovered jwks_uri. */
-  jwksUri: httpUrl.optional(),
+  jwksUri: secureUrl.optional(),
   /** RFC 7662 introspection, for opaque tokens. */
-  introspection: z.strictObject({ endpoint: httpUrl, clientId: z.string().min(1), clientSecret: SecretRef }).optional(),
+  introspection: z
+    .strictObject({ endpoint: secureUrl, clientId: z.string().min(1), clientSecret: SecretRef })
+    .optional(),
   /** Defaults to `${server.publicUrl}/mcp`. */
   audience: httpUrl.optional(),
   userClaim: z.enum(['sub', 'email']).default('sub'),
@@ -108,7 +126,12 @@ export const IdentityConfig = z.strictObject({
 });
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
-const STORE_URL = /^(sqlite:.+|redis:\/\/.+|rediss:\/\/.+|postgres:\/\/.+|postgresql:\/\/.+|memory:)$/;
+/** `scheme://user:password@host` — the password part, if any. */
+export function hasPassword(url: string): boolean {
+  return /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(url);
+}
+
+export const STORE_URL = /^(sqlite:.+|redis:\/\/.+|rediss:\/\/.+|postgres:\/\/.+|postgresql:\/\/.+|memory:)$/;
 
 export const KeywardConfig = z.strictObject({
   $schema: z.string().optional(),
@@ -119,7 +142,7 @@ export const KeywardConfig = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8787),
       /** Where users reach the gateway: /connect, /callback and /accounts hang off it. */
-      publicUrl: httpUrl.optional(),
+      publicUrl: secureUrl.optional(),
       /** stdio: the local user. Else KEYWARD_USER, else the OS user name. */
       user: z.string().min(1).optional(),
       /** Extra allowed Origin values for /mcp, beyond publicUrl's own origin. */
@@ -136,9 +159,17 @@ export const KeywardConfig = z.strictObject({
         .default(5 * 1024 * 1024),
     })
     .prefault({}),
+  /** A URL, or a reference to one where it carries a password (`{"env": "KEYWARD_STORE_URL"}`). */
   store: z
-    .string()
-    .regex(STORE_URL, 'must be sqlite:<path>, redis://…, postgres://… or memory:')
+    .union([
+      z
+        .string()
+        .regex(STORE_URL, 'must be sqlite:<path>, redis://…, postgres://… or memory:')
+        .refine((u) => !hasPassword(u), {
+          error: 'a password in the URL is a secret: give the URL as a reference, such as {"env": "KEYWARD_STORE_URL"}',
+        }),
+      SecretRef,
+    ])
     .default('sqlite:.keyward/keyward.db'),
   encryptionKey: SecretRef.default({ env: 'KEYWARD_ENCRYPTION_KEY' }),
   /** Keys that still decrypt after a rotation (`keyward rotate-key`). */

@@ -160,6 +160,46 @@ describe('loadConfig: a good config', () => {
     expect(cfg.server.transport).toBe('stdio');
   });
 
+  it('reads a store URL that carries a password from its reference, and never quotes it', () => {
+    const url = 'postgres://keyward:s3cret-store-password@db.internal:5432/keyward';
+    const cfg = resolveConfig(
+      { store: { env: 'KEYWARD_STORE_URL' } },
+      {
+        configPath: '/x/c.json',
+        env: { ...validEnv, KEYWARD_STORE_URL: url },
+      },
+    );
+    expect(cfg.store).toBe(url);
+    const bad = (() => {
+      try {
+        resolveConfig(
+          { store: { env: 'KEYWARD_STORE_URL' } },
+          {
+            configPath: '/x/c.json',
+            env: { ...validEnv, KEYWARD_STORE_URL: 'mysql://u:s3cret-store-password@h/db' },
+          },
+        );
+      } catch (err) {
+        return err as ConfigError;
+      }
+    })();
+    expect(bad?.problems).toEqual([
+      'store: the referenced URL must be sqlite:<path>, redis://…, postgres://… or memory:',
+    ]);
+    expect(bad?.message).not.toContain('s3cret');
+  });
+
+  it('allows plain http to loopback hosts only, for endpoints that credentials travel to', () => {
+    for (const host of ['127.0.0.1', '127.8.9.10', 'localhost', '[::1]']) {
+      const c = validConfig();
+      c.providers.notes.apiBaseUrl = `http://${host}:4456`;
+      expect(() => resolveConfig(c, { configPath: '/x/c.json', env: validEnv }), host).not.toThrow();
+    }
+    const c = validConfig();
+    c.providers.notes.apiBaseUrl = 'https://api.example.com';
+    expect(() => resolveConfig(c, { configPath: '/x/c.json', env: validEnv })).not.toThrow();
+  });
+
   it('keeps an explicit publicUrl (without a trailing slash) and brackets IPv6 hosts', () => {
     const a = resolveConfig(
       { server: { publicUrl: 'https://gw.example.com/' } },
