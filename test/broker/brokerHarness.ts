@@ -1,4 +1,5 @@
 // Builds a real broker for tests: resolved config, a real store and lock, the provider registry, and captured logs.
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createProviderRegistry } from '../../src/providers/registry.js';
 import type { ToolDefinition } from '../../src/tools/types.js';
+import { collect } from '../helpers/canary.js';
 
 export interface HarnessOptions {
   provider: Record<string, unknown>;
@@ -96,6 +98,9 @@ export async function createHarness(opts: HarnessOptions) {
       return m.values.reduce((a, v) => a + v.value, 0);
     },
     async close() {
+      // The broker's log lines and the raw store go to the end-of-file canary scan.
+      collect('broker log', lines.join(''));
+      for (const grant of await store.listGrants().catch(() => [])) collect('stored grant', JSON.stringify(grant));
       await broker.close();
       await lock.close();
       await store.close();

@@ -1,4 +1,5 @@
 // Starts the demo authorization server and the demo notes API together for tests, wired to trust each other.
+
 import type { ClientMetadata } from 'oidc-provider';
 import { type DemoApi, type DemoApiOptions, startDemoApi } from '../../src/demo/api.js';
 import {
@@ -8,6 +9,7 @@ import {
   NOTES_SCOPES,
   startDemoAuthServer,
 } from '../../src/demo/authServer.js';
+import { plant } from './canary.js';
 import { type ObtainedTokens, obtainTokens } from './consent.js';
 
 export { DEMO_CLIENT_ID, NOTES_SCOPES };
@@ -68,6 +70,11 @@ export async function startTestAuthServer(opts: TestAuthServerOptions = {}): Pro
   const as = await startDemoAuthServer({
     accessTokenTTL: opts.accessTokenTTL ?? 60,
     ...opts.as,
+    // Every token and code it hands out is a canary for the end-of-file scan (test/setup/canaries.ts).
+    onIssued: (value, kind) => {
+      plant(value);
+      opts.as?.onIssued?.(value, kind);
+    },
     resources: [{ resource: api.resource, scopes: [...NOTES_SCOPES] }, ...(opts.as?.resources ?? [])],
     extraClients: [...extraClients, ...(opts.as?.extraClients ?? [])],
   });
