@@ -2,16 +2,9 @@
 // The `keyward` command line: serve, demo, check, connect, grants, revoke, audit, keygen, jwks, rotate-key.
 import { Command, Option } from 'commander';
 import { ConfigError, ToolDefinitionError } from '../errors.js';
-import { VERSION } from '../gateway/gateway.js';
-import { runAudit } from './audit.js';
-import { runCheck } from './check.js';
-import { runConnect } from './connect.js';
-import { runDemo } from './demo.js';
-import { runGrants } from './grants.js';
-import { runJwks, runKeygen, runRotateKey } from './keys.js';
-import { runRevoke } from './revoke.js';
-import { runServe } from './serve.js';
+import { VERSION } from '../version.js';
 
+// Each command loads its own modules: `serve` over stdio should not pay for the demo server or HTTP.
 const program = new Command();
 
 const configOption = () =>
@@ -29,19 +22,19 @@ program
   .addOption(configOption())
   .addOption(new Option('-t, --transport <transport>', 'override server.transport').choices(['stdio', 'http']))
   .option('-p, --port <port>', 'override server.port (HTTP)', (v) => Number.parseInt(v, 10))
-  .action(async (opts) => runServe(opts));
+  .action(async (opts) => (await import('./serve.js')).runServe(opts));
 
 program
   .command('demo')
   .description('run the embedded demo: a demo authorization server, a demo notes API and the gateway')
   .addOption(configOption())
-  .action(async (opts) => runDemo(opts));
+  .action(async (opts) => (await import('./demo.js')).runDemo(opts));
 
 program
   .command('check')
   .description("validate the config, load the tools and reach each provider's metadata")
   .addOption(configOption())
-  .action(async (opts) => runCheck(opts));
+  .action(async (opts) => (await import('./check.js')).runCheck(opts));
 
 const positiveInt = (v: string) => {
   const n = Number.parseInt(v, 10);
@@ -59,7 +52,7 @@ program
   .option('--no-open', 'print the URL without opening a browser')
   .option('--timeout <seconds>', 'how long to wait for the user', positiveInt, 600)
   .action(async (provider: string, opts) => {
-    process.exitCode = await runConnect(provider, opts);
+    process.exitCode = await (await import('./connect.js')).runConnect(provider, opts);
   });
 
 program
@@ -69,7 +62,7 @@ program
   .option('-u, --user <user>', "only this user's grants (default: every user)")
   .option('--json', 'print JSON')
   .action(async (opts) => {
-    process.exitCode = await runGrants(opts);
+    process.exitCode = await (await import('./grants.js')).runGrants(opts);
   });
 
 program
@@ -80,7 +73,7 @@ program
   .option('-u, --user <user>', 'whose grant (default: server.user, KEYWARD_USER, or the OS user)')
   .option('--tenant <tenant>', 'the tenant of the grant, where grants are per tenant')
   .action(async (provider: string, opts) => {
-    process.exitCode = await runRevoke(provider, opts);
+    process.exitCode = await (await import('./revoke.js')).runRevoke(provider, opts);
   });
 
 program
@@ -90,25 +83,25 @@ program
   .option('-n, --tail <n>', 'how many records', positiveInt, 20)
   .option('--json', 'print the records as JSON lines')
   .action(async (opts) => {
-    process.exitCode = await runAudit(opts);
+    process.exitCode = await (await import('./audit.js')).runAudit(opts);
   });
 
 program
   .command('keygen')
   .description('print a new 32-byte encryption key (base64url)')
-  .action(() => runKeygen());
+  .action(async () => (await import('./keys.js')).runKeygen());
 
 program
   .command('jwks')
   .description("print the JWKS that APIs use to verify the gateway's minted credentials")
   .addOption(configOption())
-  .action(async (opts) => runJwks(opts));
+  .action(async (opts) => (await import('./keys.js')).runJwks(opts));
 
 program
   .command('rotate-key')
   .description('re-encrypt every stored secret with the current encryptionKey (old keys in previousEncryptionKeys)')
   .addOption(configOption())
-  .action(async (opts) => runRotateKey(opts));
+  .action(async (opts) => (await import('./keys.js')).runRotateKey(opts));
 
 try {
   await program.parseAsync(process.argv);

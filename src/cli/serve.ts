@@ -3,10 +3,9 @@ import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { createGateway, type Gateway } from '../gateway/gateway.js';
 import { createLogger } from '../log.js';
-import { stdioOnboarding } from '../onboarding/index.js';
-import { type HttpServerHandle, listenHttp } from '../transports/http.js';
+import type { AuthorizeLinks } from '../onboarding/types.js';
+import type { HttpServerHandle } from '../transports/http.js';
 import { serveStdio } from '../transports/stdio.js';
-import { httpExtras } from './wiring.js';
 
 export interface ServeOptions {
   config: string;
@@ -36,12 +35,14 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const stop = installShutdown(gateway);
 
   if (config.server.transport === 'stdio') {
-    stdioOnboarding(gateway);
+    gateway.setLinks(lazyStdioLinks(gateway));
     const { closed } = await serveStdio(gateway);
     await closed;
     await stop();
     return;
   }
+  // Loaded only here: stdio never needs express, inbound auth or the web onboarding routes.
+  const [{ listenHttp }, { httpExtras }] = await Promise.all([import('../transports/http.js'), import('./wiring.js')]);
   const http = await listenHttp(gateway, await httpExtras(gateway));
   stop.add(http);
 }
@@ -63,4 +64,19 @@ function installShutdown(gateway: Gateway) {
     });
   }
   return stop;
+}
+
+/**
+ * The loopback onboarding listener is loaded on the first reauth link, not at start-up: most sessions
+ * never need it, and every MCP client waits for `serve` to start.
+ */
+function lazyStdioLinks(gateway: Gateway): AuthorizeLinks {
+  let real: Promise<AuthorizeLinks> | undefined;
+  const load = () => (real ??= import('../onboarding/index.js').then((m) => m.stdioOnboarding(gateway)));
+  return {
+    authorizeUrl: async (req) => (await load()).authorizeUrl(req),
+    close: async () => {
+      if (real) await (await real).close();
+    },
+  };
 }

@@ -1,6 +1,4 @@
 // The composition root: config in, a running gateway (store, broker, tools, audit) out.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createAuditSink } from '../audit/sink.js';
 import type { AuditSink } from '../audit/types.js';
 import { createCredentialBroker } from '../broker/broker.js';
@@ -15,8 +13,9 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { AuthorizeLinks } from '../onboarding/types.js';
 import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.js';
-import { loadTools, packageRoot } from '../tools/load.js';
+import { loadTools } from '../tools/load.js';
 import type { ToolDefinition } from '../tools/types.js';
+import { VERSION } from '../version.js';
 import { type Caller, runToolCall, type ToolOutcome } from './toolCall.js';
 
 export interface GatewayOptions {
@@ -52,17 +51,6 @@ export interface Gateway {
   setLinks(links: AuthorizeLinks): void;
   close(): Promise<void>;
 }
-
-export const VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-})();
 
 /** Until onboarding installs its own, reauth errors point at the gateway's /connect route. */
 export function connectRouteLinks(publicUrl: string): AuthorizeLinks {
