@@ -1,18 +1,15 @@
 // The composition root: config in, a running gateway (store, broker, tools, audit) out.
 import { createAuditSink } from '../audit/sink.js';
 import type { AuditSink } from '../audit/types.js';
-import { createCredentialBroker } from '../broker/broker.js';
-import { createGrantCipher } from '../broker/crypto.js';
-import { createRefreshLock } from '../broker/locks/index.js';
-import { createSigningKeys } from '../broker/signingKey.js';
-import { createGrantStore } from '../broker/store.js';
+import { openBrokerStack } from '../broker/assemble.js';
+import type { GrantService } from '../broker/grants.js';
 import type { CredentialBroker, GrantCipher, GrantStore, RefreshLock } from '../broker/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { AuthorizeLinks } from '../onboarding/types.js';
-import { createProviderRegistry, type ProviderRegistry } from '../providers/registry.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { loadTools } from '../tools/load.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { VERSION } from '../version.js';
@@ -43,6 +40,8 @@ export interface Gateway {
   lock: RefreshLock;
   providers: ProviderRegistry;
   broker: CredentialBroker;
+  /** Saving, listing and revoking grants (onboarding, the CLI). */
+  grants: GrantService;
   audit: AuditSink;
   links: AuthorizeLinks;
   callTool(caller: Caller, name: string, args: unknown, opts?: { signal?: AbortSignal }): Promise<ToolOutcome>;
@@ -70,25 +69,14 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
   const metrics = createMetrics();
   const toolList = await loadTools(config.tools, config.providers);
   const tools = new Map(toolList.map((t) => [t.name, t]));
-  const store = await createGrantStore(config.store);
-  const cipher = createGrantCipher(config.encryption);
-  const lock = await createRefreshLock(config.store, { metrics });
-  const providers = createProviderRegistry(config, { ...(opts.fetch ? { fetch: opts.fetch } : {}), logger });
-  // The lock keeps two processes that start together from each creating a signing key.
-  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
-  const broker = createCredentialBroker({
-    config,
-    store,
-    cipher,
-    lock,
-    providers,
-    signingKeys,
-    clock,
+  const stack = await openBrokerStack(config, {
     logger,
     metrics,
+    clock,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.lockEnabled === false ? { lockEnabled: false } : {}),
   });
+  const { store, cipher, lock, providers, signingKeys, broker, grants } = stack;
   const audit = opts.audit ?? createAuditSink(config.audit);
   let links = opts.links ?? connectRouteLinks(config.server.publicUrl);
 
@@ -105,6 +93,7 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
     lock,
     providers,
     broker,
+    grants,
     audit,
     get links() {
       return links;
@@ -123,10 +112,8 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
     },
     async close() {
       await links.close();
-      await broker.close();
       await audit.close();
-      await lock.close();
-      await store.close();
+      await stack.close();
     },
   };
   return gateway;

@@ -1,6 +1,6 @@
 // What onboarding needs from the gateway, in one place, so that the router, the loopback listener and the CLI share it.
 import type { AuditSink } from '../audit/types.js';
-import { createGrantService, type GrantSummary, type RevokeResult, type SaveGrantInput } from '../broker/grants.js';
+import type { GrantSummary, RevokeResult, SaveGrantInput } from '../broker/grants.js';
 import type { Grant, GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
@@ -43,19 +43,9 @@ export function onboardingDeps(gateway: Gateway): OnboardingDeps {
   };
 }
 
-export function grantOpsOf(
-  gateway: Pick<Gateway, 'config' | 'store' | 'cipher' | 'providers' | 'clock' | 'logger' | 'lock'>,
-): GrantOps {
-  const service = createGrantService({
-    config: gateway.config,
-    store: gateway.store,
-    cipher: gateway.cipher,
-    providers: gateway.providers,
-    clock: gateway.clock,
-    logger: gateway.logger,
-    lock: gateway.lock,
-  });
-  return { save: service.saveGrantFromTokens, revoke: service.revokeGrant, list: service.listGrants };
+export function grantOpsOf(gateway: Pick<Gateway, 'grants'>): GrantOps {
+  const { grants } = gateway;
+  return { save: grants.saveGrantFromTokens, revoke: grants.revokeGrant, list: grants.listGrants };
 }
 
 export type { GrantSummary, RevokeResult, SaveGrantInput };

@@ -4,18 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { type BrokerOptions, createCredentialBroker } from '../../src/broker/broker.js';
-import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
-import { createGrantService } from '../../src/broker/grants.js';
-import { createRefreshLock } from '../../src/broker/locks/index.js';
-import { createSigningKeys } from '../../src/broker/signingKey.js';
-import { createGrantStore } from '../../src/broker/store.js';
+import { openBrokerStack } from '../../src/broker/assemble.js';
+import type { BrokerOptions } from '../../src/broker/broker.js';
+import { encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
 import type { CredentialRequest } from '../../src/broker/types.js';
 import type { Clock } from '../../src/clock.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createProviderRegistry } from '../../src/providers/registry.js';
 import type { ToolDefinition } from '../../src/tools/types.js';
 import { collect } from '../helpers/canary.js';
 
@@ -50,31 +46,18 @@ export async function createHarness(opts: HarnessOptions) {
   );
   const lines: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
-  const store = await createGrantStore(config.store);
-  const cipher = createGrantCipher(config.encryption);
   const metrics = createMetrics();
-  const lock = await createRefreshLock(config.store, { metrics });
-  const providers = createProviderRegistry(config, {
-    logger,
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
-    ...(opts.providerTimeoutMs ? { timeoutMs: opts.providerTimeoutMs } : {}),
-  });
   const clock = opts.clock ?? { now: () => Date.now() };
-  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
-  const broker = createCredentialBroker({
-    config,
-    store,
-    cipher,
-    lock,
-    providers,
-    signingKeys,
-    clock,
+  const stack = await openBrokerStack(config, {
     logger,
     metrics,
-    lockEnabled: opts.lockEnabled,
+    clock,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.providerTimeoutMs ? { providerTimeoutMs: opts.providerTimeoutMs } : {}),
+    ...(opts.lockEnabled === false ? { lockEnabled: false } : {}),
     options: { retry: { baseDelayMs: 5, maxDelayMs: 20 }, ...opts.options },
   });
-  const grants = createGrantService({ config, store, cipher, providers, clock, logger, lock });
+  const { store, cipher, lock, providers, broker, grants, signingKeys } = stack;
   let n = 0;
   return {
     dir,
@@ -101,9 +84,7 @@ export async function createHarness(opts: HarnessOptions) {
       // The broker's log lines and the raw store go to the end-of-file canary scan.
       collect('broker log', lines.join(''));
       for (const grant of await store.listGrants().catch(() => [])) collect('stored grant', JSON.stringify(grant));
-      await broker.close();
-      await lock.close();
-      await store.close();
+      await stack.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

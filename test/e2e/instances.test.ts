@@ -4,7 +4,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGrantService } from '../../src/broker/grants.js';
 import { httpExtras } from '../../src/cli/wiring.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -71,15 +70,7 @@ beforeAll(async () => {
   // Planted through the first instance: the second can only know of it through Redis.
   const [first] = gateways;
   if (!first) throw new Error('no gateway');
-  await createGrantService({
-    config,
-    store: first.store,
-    cipher: first.cipher,
-    providers: first.providers,
-    clock,
-    logger,
-    lock: first.lock,
-  }).saveGrantFromTokens({ user: USER, provider: 'notes', client: DEMO_CLIENT_ID, tokens: notes });
+  await first.grants.saveGrantFromTokens({ user: USER, provider: 'notes', client: DEMO_CLIENT_ID, tokens: notes });
 }, 60_000);
 
 afterAll(async () => {

@@ -4,7 +4,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGrantService } from '../../src/broker/grants.js';
 import { httpExtras } from '../../src/cli/wiring.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEMO_CLIENT_ID } from '../../src/demo/authServer.js';
@@ -41,15 +40,7 @@ beforeAll(async () => {
   gateway = await createGateway(config, { logger });
   http = await listenHttp(gateway, await httpExtras(gateway));
 
-  const grants = createGrantService({
-    config,
-    store: gateway.store,
-    cipher: gateway.cipher,
-    providers: gateway.providers,
-    clock: gateway.clock,
-    logger,
-    lock: gateway.lock,
-  });
+  const grants = gateway.grants;
   const redirectUri = `${stack.gatewayUrl}/callback/notes`;
   await pool(USERS, 8, async (user) => {
     const inbound = await obtainTokens({

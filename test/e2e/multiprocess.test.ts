@@ -5,7 +5,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGrantService } from '../../src/broker/grants.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEMO_CLIENT_ID } from '../../src/demo/authServer.js';
 import { createGateway } from '../../src/gateway/gateway.js';
@@ -72,15 +71,7 @@ describe.each(backends)('three gateway processes sharing $name', (backend) => {
       scopes: ['openid', 'offline_access', 'notes:read', 'notes:write', 'notes:delete'],
       resource: config.providers.notes?.resource,
     });
-    await createGrantService({
-      config,
-      store: gateway.store,
-      cipher: gateway.cipher,
-      providers: gateway.providers,
-      clock: gateway.clock,
-      logger: gateway.logger,
-      lock: gateway.lock,
-    }).saveGrantFromTokens({ user: 'demo', provider: 'notes', client: DEMO_CLIENT_ID, tokens });
+    await gateway.grants.saveGrantFromTokens({ user: 'demo', provider: 'notes', client: DEMO_CLIENT_ID, tokens });
     await gateway.close();
 
     for (let i = 0; i < PROCESSES; i++) {

@@ -4,7 +4,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 // Compiled code, as a running gateway uses it: the tool packs are loaded from dist/tools/ too.
 import { createMemoryAuditSink, type MemoryAuditSink } from '../../dist/src/audit/sink.js';
 import { generateEncryptionKey } from '../../dist/src/broker/crypto.js';
-import { createGrantService } from '../../dist/src/broker/grants.js';
 import { resolveConfig } from '../../dist/src/config/load.js';
 import { createGateway, type Gateway } from '../../dist/src/gateway/gateway.js';
 import type { ToolOutcome } from '../../dist/src/gateway/toolCall.js';
@@ -59,15 +58,7 @@ async function harness(provider: 'github' | 'google', providerConfig: Record<str
   const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logs.push(s) } });
   const clock = { now: () => NOW_MS };
   const gateway = await createGateway(config, { fetch: loopbackOnly, logger, audit, clock });
-  const grants = createGrantService({
-    config,
-    store: gateway.store,
-    cipher: gateway.cipher,
-    providers: gateway.providers,
-    clock,
-    logger,
-    lock: gateway.lock,
-  });
+  const grants = gateway.grants;
   const h: Harness = {
     gateway,
     audit,

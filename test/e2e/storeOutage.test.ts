@@ -1,7 +1,6 @@
 // Redis going away mid-task: calls answer store_unavailable (structured and retryable), and the same
 // gateway answers from the store again once Redis is back, without a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGrantService } from '../../src/broker/grants.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEMO_CLIENT_ID } from '../../src/demo/authServer.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
@@ -29,15 +28,7 @@ beforeAll(async () => {
     scopes: ['openid', 'offline_access', 'notes:read'],
     resource: config.providers.notes?.resource,
   });
-  await createGrantService({
-    config,
-    store: gateway.store,
-    cipher: gateway.cipher,
-    providers: gateway.providers,
-    clock: gateway.clock,
-    logger: gateway.logger,
-    lock: gateway.lock,
-  }).saveGrantFromTokens({ user: 'demo', provider: 'notes', client: DEMO_CLIENT_ID, tokens });
+  await gateway.grants.saveGrantFromTokens({ user: 'demo', provider: 'notes', client: DEMO_CLIENT_ID, tokens });
 }, 60_000);
 
 afterAll(async () => {
