@@ -70,68 +70,91 @@ const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p 
 const round2 = (x) => Math.round(x * 100) / 100;
 
 let users = 0;
+
+/** N concurrent calls over `procs` processes on a fresh grant whose access token is not cached, RUNS times. */
+async function measure(procs, n, { lock = true } = {}) {
+  const fleet = await startFleet({
+    processes: procs,
+    callsPerProcess: split(n, procs),
+    env: {
+      KW_CONFIG: JSON.stringify(raw),
+      KEYWARD_ENCRYPTION_KEY: key,
+      KW_LATENCIES: '1',
+      ...(lock ? {} : { KW_LOCK: 'off' }),
+    },
+  });
+  const runs = [];
+  try {
+    for (let r = 0; r < RUNS; r++) {
+      // A fresh grant per run: its access token has expired (none cached), so every call needs the refresh.
+      const user = `bench-${++users}`;
+      const tokens = await obtainDemoTokens({
+        issuer: as.issuer,
+        clientId: DEMO_CLIENT_ID,
+        redirectUri: REDIRECT,
+        scopes: ['openid', 'offline_access', ...NOTES_SCOPES],
+        resource: RESOURCE,
+        user,
+      });
+      await grants.saveGrantFromTokens({ user, provider: 'notes', client: 'bench', tokens });
+      as.resetStats();
+      const outcomes = await fleet.go({ user, scopes: 'notes:read' });
+      const lat = outcomes.flatMap((o) => o.latencies).sort((a, b) => a - b);
+      const errors = outcomes.reduce((a, o) => a + Object.values(o.errors).reduce((x, y) => x + y, 0), 0);
+      if (errors && lock) console.error(`run ${r}: failures ${JSON.stringify(outcomes.map((o) => o.errors))}`);
+      runs.push({
+        refreshesAtAS: as.stats.refreshRequests,
+        invalidGrants: as.stats.invalidGrants,
+        revokedGrants: as.stats.revokedGrants,
+        ok: outcomes.reduce((a, o) => a + o.ok, 0),
+        errors,
+        p50ms: lat.length ? round2(quantile(lat, 0.5)) : null,
+        p99ms: lat.length ? round2(quantile(lat, 0.99)) : null,
+        maxms: lat.length ? round2(lat.at(-1)) : null,
+      });
+    }
+  } finally {
+    await fleet.close();
+  }
+  return {
+    processes: procs,
+    concurrentCalls: n,
+    lock,
+    runs: runs.length,
+    refreshesAtAS: {
+      median: median(runs.map((r) => r.refreshesAtAS)),
+      max: Math.max(...runs.map((r) => r.refreshesAtAS)),
+    },
+    invalidGrants: runs.reduce((a, r) => a + r.invalidGrants, 0),
+    revokedGrants: runs.reduce((a, r) => a + r.revokedGrants, 0),
+    failedCalls: runs.reduce((a, r) => a + r.errors, 0),
+    p50ms: median(runs.map((r) => r.p50ms).filter((x) => x !== null)),
+    p99ms: median(runs.map((r) => r.p99ms).filter((x) => x !== null)),
+    perRun: runs,
+  };
+}
+
+// Baseline, same run: one call alone, which costs exactly one refresh round trip.
+const baseline = await measure(1, 1);
+console.error(`baseline: one call alone, p50 ${baseline.p50ms} ms`);
+
 const results = [];
 for (const procs of PROCS) {
   for (const n of SIZES) {
-    const fleet = await startFleet({
-      processes: procs,
-      callsPerProcess: split(n, procs),
-      env: { KW_CONFIG: JSON.stringify(raw), KEYWARD_ENCRYPTION_KEY: key, KW_LATENCIES: '1' },
-    });
-    const runs = [];
-    try {
-      for (let r = 0; r < RUNS; r++) {
-        // A fresh grant per run: its access token has expired (none cached), so every call needs the refresh.
-        const user = `bench-${++users}`;
-        const tokens = await obtainDemoTokens({
-          issuer: as.issuer,
-          clientId: DEMO_CLIENT_ID,
-          redirectUri: REDIRECT,
-          scopes: ['openid', 'offline_access', ...NOTES_SCOPES],
-          resource: RESOURCE,
-          user,
-        });
-        await grants.saveGrantFromTokens({ user, provider: 'notes', client: 'bench', tokens });
-        as.resetStats();
-        const outcomes = await fleet.go({ user, scopes: 'notes:read' });
-        const lat = outcomes.flatMap((o) => o.latencies).sort((a, b) => a - b);
-        const errors = outcomes.reduce((a, o) => a + Object.values(o.errors).reduce((x, y) => x + y, 0), 0);
-        if (errors) console.error(`run ${r}: failures ${JSON.stringify(outcomes.map((o) => o.errors))}`);
-        runs.push({
-          refreshesAtAS: as.stats.refreshRequests,
-          invalidGrants: as.stats.invalidGrants,
-          revokedGrants: as.stats.revokedGrants,
-          ok: outcomes.reduce((a, o) => a + o.ok, 0),
-          errors,
-          p50ms: round2(quantile(lat, 0.5)),
-          p99ms: round2(quantile(lat, 0.99)),
-          maxms: round2(lat.at(-1)),
-        });
-      }
-    } finally {
-      await fleet.close();
-    }
-    const row = {
-      processes: procs,
-      concurrentCalls: n,
-      runs: runs.length,
-      refreshesAtAS: {
-        median: median(runs.map((r) => r.refreshesAtAS)),
-        max: Math.max(...runs.map((r) => r.refreshesAtAS)),
-      },
-      invalidGrants: runs.reduce((a, r) => a + r.invalidGrants, 0),
-      revokedGrants: runs.reduce((a, r) => a + r.revokedGrants, 0),
-      failedCalls: runs.reduce((a, r) => a + r.errors, 0),
-      p50ms: median(runs.map((r) => r.p50ms)),
-      p99ms: median(runs.map((r) => r.p99ms)),
-      perRun: runs,
-    };
+    const row = await measure(procs, n);
+    row.p50VsOneCall = round2(row.p50ms / baseline.p50ms);
     results.push(row);
     console.error(
-      `procs=${procs} N=${n}: refreshes median ${row.refreshesAtAS.median} (max ${row.refreshesAtAS.max}), failed ${row.failedCalls}, p50 ${row.p50ms} ms, p99 ${row.p99ms} ms`,
+      `procs=${procs} N=${n}: refreshes median ${row.refreshesAtAS.median} (max ${row.refreshesAtAS.max}), failed ${row.failedCalls}, p50 ${row.p50ms} ms (${row.p50VsOneCall}x one call), p99 ${row.p99ms} ms`,
     );
   }
 }
+
+// What coalescing prevents: the same burst with the lock and single-flight switched off.
+const unlocked = await measure(Math.max(...PROCS), Math.min(...SIZES), { lock: false });
+console.error(
+  `without coalescing, procs=${unlocked.processes} N=${unlocked.concurrentCalls}: refreshes median ${unlocked.refreshesAtAS.median}, invalid_grant ${unlocked.invalidGrants}, grants revoked ${unlocked.revokedGrants}, failed calls ${unlocked.failedCalls} over ${unlocked.runs} runs`,
+);
 
 await store.close();
 await as.close();
@@ -146,7 +169,9 @@ const out = {
   cpus: (await import('node:os')).cpus().length,
   date: new Date().toISOString(),
   note: 'wait = time from credentialFor() to the credential, per call; medians over runs',
+  baseline,
   results,
+  withoutCoalescing: unlocked,
 };
 writeFileSync(path.join(root, 'bench/results/coalescing.json'), `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(results.map(({ perRun: _p, ...r }) => r)));
