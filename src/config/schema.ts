@@ -13,10 +13,20 @@ export type SecretRef = z.infer<typeof SecretRef>;
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
-/** Loopback hosts, where plain http carries nothing off the machine. */
+/**
+ * Loopback hosts, where plain http carries nothing off the machine: `localhost`, `::1` and the whole
+ * 127.0.0.0/8. The one definition: config checks, the HTTP transport's bind rule and cookie policy use it.
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+  if (h === 'localhost' || h === '::1') return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m?.slice(1).every((o) => Number(o) <= 255) ?? false;
+}
+
+/** A URL whose host is loopback (see isLoopbackHost). */
+export function isLoopbackUrl(url: string | URL): boolean {
+  return isLoopbackHost(new URL(url).hostname);
 }
 
 /**
