@@ -51,4 +51,31 @@ describe('jsonl audit sink', () => {
     await sink.close();
     expect(readFileSync(path.join(blocker, 'audit.jsonl'), 'utf8')).toContain('"callId":"kept"');
   });
+
+  it('batches a burst into whole lines, each writer in its own order, two writers on one file', async () => {
+    const file = path.join(dir, 'shared', 'audit.jsonl');
+    const a = createJsonlAuditSink(file);
+    const b = createJsonlAuditSink(file);
+    const ids = Array.from({ length: 300 }, (_, i) => String(i));
+    await Promise.all([...ids.map((id) => a.write(record(`a${id}`))), ...ids.map((id) => b.write(record(`b${id}`)))]);
+    await Promise.all([a.close(), b.close()]);
+    const calls = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as AuditRecord).callId);
+    expect(calls).toHaveLength(600);
+    expect(calls.filter((c) => c.startsWith('a'))).toEqual(ids.map((id) => `a${id}`));
+    expect(calls.filter((c) => c.startsWith('b'))).toEqual(ids.map((id) => `b${id}`));
+  });
+
+  it('resolves a write only once its line is in the file, and close waits for the rest', async () => {
+    const file = path.join(dir, 'durable', 'audit.jsonl');
+    const sink = createJsonlAuditSink(file);
+    await sink.write(record('first'));
+    expect(readFileSync(file, 'utf8')).toContain('"callId":"first"');
+    const late = sink.write(record('late'));
+    await sink.close();
+    await late;
+    expect(readFileSync(file, 'utf8')).toContain('"callId":"late"');
+  });
 });
