@@ -136,9 +136,17 @@ export const IdentityConfig = z.strictObject({
 });
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
-/** `scheme://user:password@host` — the password part, if any. */
+/**
+ * Whether a store URL carries a password: in the userinfo (`scheme://user:password@host`,
+ * `redis://:password@host`) or as a query parameter (`?password=`, `?sslpassword=`, `?pass=`), which the
+ * Postgres and Redis drivers both accept.
+ */
 export function hasPassword(url: string): boolean {
-  return /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(url);
+  if (/^[a-z]+:\/\/[^/@?#]*:[^/@?#]*@/i.test(url)) return true;
+  const query = url.indexOf('?');
+  if (query < 0) return false;
+  const params = new URLSearchParams(url.slice(query + 1).split('#')[0]);
+  return [...params.keys()].some((k) => /pass(word)?$/i.test(k));
 }
 
 export const STORE_URL = /^(sqlite:.+|redis:\/\/.+|rediss:\/\/.+|postgres:\/\/.+|postgresql:\/\/.+|memory:)$/;
@@ -168,6 +176,28 @@ export const KeywardConfig = z.strictObject({
         .max(64 * 1024 * 1024)
         .default(5 * 1024 * 1024),
     })
+    .superRefine(
+      (server, ctx) => {
+        // Off loopback, bearer tokens and session cookies cross a network: a plain-http publicUrl (even a
+        // loopback one) would advertise, and serve, them in the clear on the external address.
+        if (
+          typeof server.host === 'string' &&
+          server.publicUrl &&
+          !isLoopbackHost(server.host) &&
+          new URL(server.publicUrl).protocol !== 'https:'
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['publicUrl'],
+            message: `must be https when server.host (${server.host}) is not a loopback address`,
+          });
+        }
+      },
+      {
+        when: (payload) =>
+          isPlainObject(payload.value) && URL.canParse(String((payload.value as { publicUrl?: unknown }).publicUrl)),
+      },
+    )
     .prefault({}),
   /** A URL, or a reference to one where it carries a password (`{"env": "KEYWARD_STORE_URL"}`). */
   store: z
