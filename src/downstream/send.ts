@@ -85,7 +85,22 @@ export async function sendDownstream(req: OutboundRequest, opts: SendOptions): P
       continue;
     }
 
-    const text = await readCapped(res, opts.maxResponseBytes);
+    let text: string;
+    try {
+      text = await readCapped(res, opts.maxResponseBytes);
+    } catch (err) {
+      if (err instanceof DownstreamError) throw err;
+      // A body that trickles past the deadline, or a connection cut mid-body, is the API's failure to
+      // answer: the same retryable timeout or network error as no answer at all, not an internal error.
+      const timedOut = deadline.aborted;
+      throw new DownstreamError(
+        timedOut
+          ? `The API did not finish answering within ${opts.timeoutMs} ms.`
+          : 'The connection to the API broke while it answered.',
+        { reason: timedOut ? 'timeout' : 'network', internal: `${method} ${url.origin}${url.pathname} (body)` },
+        { cause: err },
+      );
+    }
     return { status: res.status, headers: res.headers, contentType: res.headers.get('content-type') ?? '', text };
   }
 }
