@@ -1,4 +1,5 @@
 // The broker's contract: grants as stored, the credential a call gets, and the store and lock seams.
+import { redactSecretInText } from '../downstream/redact.js';
 import type { ToolDefinition } from '../tools/types.js';
 
 export type GrantStatus = 'active' | 'needs_reauth' | 'revoked';
@@ -69,9 +70,9 @@ export class CallCredential {
   authorizationHeader(): string {
     return `Bearer ${this.#token}`;
   }
-  /** Removes the token from text that came back from an API (some echo the request). */
+  /** Removes the token from text that came back from an API (some echo the request), in any encoding. */
   redact(text: string): string {
-    return this.#token && text.includes(this.#token) ? text.split(this.#token).join('[redacted]') : text;
+    return redactSecretInText(text, this.#token);
   }
   toJSON() {
     return this.meta;

@@ -73,13 +73,24 @@ function safeApiMessage(body: unknown): string | undefined {
 
 export function classifyApiFailure(
   res: DownstreamResponse,
-  ctx: { provider: string; grantedScopes: string[]; toolScopes: string[]; nowMs: number },
+  ctx: {
+    provider: string;
+    grantedScopes: string[];
+    toolScopes: string[];
+    /** Scopes the provider's config knows: a challenge's `scope` is kept only where it names one of these. */
+    knownScopes: readonly string[];
+    nowMs: number;
+  },
 ): ApiFailure {
   const body = res.contentType.includes('json') ? parseJson(res.text) : undefined;
   const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
 
   if (res.status === 403 && (challenge.error === 'insufficient_scope' || googleScopeInsufficient(body))) {
-    const wanted = challenge.scope ? challenge.scope.split(/\s+/).filter(Boolean) : ctx.toolScopes;
+    // The challenge is the API's text: a scope it names reaches the agent and a connect link only if the
+    // config knows it, so an API cannot smuggle a token (or anything else) into the error through `scope`.
+    const known = new Set([...ctx.knownScopes, ...ctx.toolScopes]);
+    const challenged = (challenge.scope ?? '').split(/\s+/).filter((s) => known.has(s));
+    const wanted = challenged.length ? challenged : ctx.toolScopes;
     const missing = wanted.filter((s) => !ctx.grantedScopes.includes(s));
     return {
       kind: 'insufficient_scope',

@@ -199,6 +199,7 @@ async function callTool(
       provider: tool.provider,
       grantedScopes: credential.meta.scopes,
       toolScopes: tool.scopes,
+      knownScopes: provider.scopes,
       nowMs: deps.clock.now(),
     });
     throw failure.error;

@@ -48,7 +48,13 @@ async function call(tool: ToolDefinition<any, any>, args: unknown, token = WRITE
 }
 
 function classify(res: DownstreamResponse) {
-  return classifyApiFailure(res, { provider: 'github', grantedScopes: [], toolScopes: [], nowMs: NOW * 1000 }).error;
+  return classifyApiFailure(res, {
+    provider: 'github',
+    grantedScopes: [],
+    toolScopes: [],
+    knownScopes: [],
+    nowMs: NOW * 1000,
+  }).error;
 }
 
 describe('the pack', () => {

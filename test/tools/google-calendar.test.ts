@@ -41,6 +41,7 @@ function classify(res: DownstreamResponse, tool: ToolDefinition, granted: string
     provider: 'google',
     grantedScopes: granted,
     toolScopes: tool.scopes,
+    knownScopes: calendarTools.flatMap((t) => t.scopes),
     nowMs: Date.now(),
   }).error;
 }
