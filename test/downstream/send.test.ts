@@ -32,10 +32,10 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function failure(path: string): Promise<DownstreamError> {
+async function failure(path: string, timeoutMs: number): Promise<DownstreamError> {
   const err = await sendDownstream(
     { url: new URL(path, base), method: 'GET', headers: {} },
-    { authorization: 'Bearer canary-not-a-token', timeoutMs: 250, maxResponseBytes: 1 << 20 },
+    { authorization: 'Bearer canary-not-a-token', timeoutMs, maxResponseBytes: 1 << 20 },
   ).then(
     () => undefined,
     (e: unknown) => e,
@@ -46,12 +46,13 @@ async function failure(path: string): Promise<DownstreamError> {
 
 describe('sendDownstream: a response body that does not arrive whole', () => {
   it('a body trickling past the deadline is a retryable timeout', async () => {
-    const err = await failure('/trickle');
+    const err = await failure('/trickle', 250);
     expect(err.toPayload()).toMatchObject({ code: 'downstream_error', reason: 'timeout', retryable: true });
   });
 
   it('a connection cut mid-body is a retryable network error', async () => {
-    const err = await failure('/cut');
+    // A deadline far beyond the cut, so a busy machine cannot turn it into a timeout.
+    const err = await failure('/cut', 10_000);
     expect(err.toPayload()).toMatchObject({ code: 'downstream_error', reason: 'network', retryable: true });
   });
 });
