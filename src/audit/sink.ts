@@ -9,13 +9,50 @@ export function argsDigest(args: unknown): string {
   return createHash('sha256').update(canonicalJson(args)).digest('base64url');
 }
 
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/**
+ * JSON with object keys sorted, built with an explicit stack: arguments nested thousands of levels deep
+ * (a hostile client's) get a digest instead of overflowing the call stack before the call is recorded.
+ */
+function canonicalJson(root: unknown): string {
+  const out: string[] = [];
+  // Each frame is a value still to write, or a literal piece of punctuation.
+  const stack: Array<{ value: unknown } | { text: string }> = [{ value: root }];
+  while (stack.length > 0) {
+    const frame = stack.pop() as { value: unknown } | { text: string };
+    if ('text' in frame) {
+      out.push(frame.text);
+      continue;
+    }
+    const value = frame.value;
+    if (value === null || typeof value !== 'object') {
+      out.push(JSON.stringify(value ?? null) ?? 'null');
+      continue;
+    }
+    const items: Array<{ value: unknown } | { text: string }> = [];
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (i > 0) items.push({ text: ',' });
+        items.push({ value: v });
+      });
+      pushReversed(stack, '[', items, ']');
+      continue;
+    }
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    entries.forEach(([k, v], i) => {
+      items.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(k)}:` }, { value: v });
+    });
+    pushReversed(stack, '{', items, '}');
+  }
+  return out.join('');
+}
+
+/** Pushes open, items, close so that they pop in order (a loop: a spread of 100,000 items overflows). */
+function pushReversed<T>(stack: Array<T | { text: string }>, open: string, items: T[], close: string): void {
+  stack.push({ text: close });
+  for (let i = items.length - 1; i >= 0; i--) stack.push(items[i] as T);
+  stack.push({ text: open });
 }
 
 export interface MemoryAuditSink extends AuditSink {

@@ -64,7 +64,8 @@ export async function runToolCall(
     user: caller.user,
     ...(caller.tenant ? { tenant: caller.tenant } : {}),
     client: caller.client,
-    tool: name,
+    // A client chooses the name: an unknown one is recorded only in part, so it cannot bloat the log.
+    tool: tool ? name : unknownToolName(name),
     provider: tool?.provider ?? '',
     scopes: tool?.scopes ?? [],
     argsDigest: argsDigest(rawArgs ?? {}),
@@ -104,7 +105,11 @@ export async function runToolCall(
   }
   if (attempt.response) record.status = attempt.response.status;
   record.durationMs = deps.clock.now() - started;
-  deps.metrics.toolCalls.observe({ tool: name, outcome: record.outcome }, record.durationMs / 1000);
+  // Metric labels come from the tool list only: client-chosen names would grow /metrics without bound.
+  deps.metrics.toolCalls.observe(
+    { tool: tool ? name : '(unknown)', outcome: record.outcome },
+    record.durationMs / 1000,
+  );
   try {
     await deps.audit.write(record);
   } catch (err) {
@@ -122,6 +127,12 @@ async function callTool(
   attempt: Attempt,
   signal?: AbortSignal,
 ): Promise<{ structured?: Record<string, unknown>; text: string }> {
+  if (nestedDeeperThan(rawArgs, MAX_ARGUMENT_DEPTH)) {
+    throw new InvalidArgumentsError(
+      `The arguments for ${tool.name} are nested deeper than ${MAX_ARGUMENT_DEPTH} levels.`,
+      { issues: [`(arguments): nested deeper than ${MAX_ARGUMENT_DEPTH} levels`] },
+    );
+  }
   const parsed = tool.input.safeParse(rawArgs ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`);
@@ -276,4 +287,23 @@ async function toGatewayError(
   if (err.code !== 'invalid_arguments')
     deps.logger.warn({ callId, tool: tool?.name, code: err.code, reason: err.details.reason }, 'tool call failed');
   return err;
+}
+
+/** No tool's input is this deep; a deeper one is refused before any schema walks it recursively. */
+const MAX_ARGUMENT_DEPTH = 64;
+
+/** Iterative, so a hostile depth cannot overflow the stack while it is being measured. */
+function nestedDeeperThan(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(value as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function unknownToolName(name: string): string {
+  return name.length > 128 ? `${name.slice(0, 128)}…(${name.length} chars)` : name;
 }

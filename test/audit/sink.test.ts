@@ -1,4 +1,5 @@
 // Audit sinks: argument digests, ordered JSON lines, and recovery after a failed write.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,5 +78,19 @@ describe('jsonl audit sink', () => {
     await sink.close();
     await late;
     expect(readFileSync(file, 'utf8')).toContain('"callId":"late"');
+  });
+});
+
+describe('argsDigest on hostile shapes', () => {
+  it('digests arguments nested 10,000 levels deep, and a 200,000-item array, without overflowing', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10_000; i++) deep = { a: [deep] };
+    expect(argsDigest(deep)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(argsDigest(Array.from({ length: 200_000 }, (_, i) => i))).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('is the digest of the canonical JSON text', () => {
+    const expected = createHash('sha256').update('{"a":[1,"x",null,{"b":true,"c":null}],"z":{}}').digest('base64url');
+    expect(argsDigest({ z: {}, a: [1, 'x', null, { c: null, b: true }] })).toBe(expected);
   });
 });
