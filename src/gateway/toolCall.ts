@@ -76,7 +76,8 @@ export async function runToolCall(
 
   let outcome: ToolOutcome;
   try {
-    if (!tool) throw new InvalidArgumentsError(`There is no tool named "${name}".`, { reason: 'unknown_tool' });
+    if (!tool)
+      throw new InvalidArgumentsError(`There is no tool named "${unknownToolName(name)}".`, { reason: 'unknown_tool' });
     const result = await callTool(deps, caller, tool, rawArgs, callId, attempt, opts.signal);
     outcome = { ok: true, callId, ...result };
     record.outcome = 'ok';
