@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const here = import.meta.dirname;
-for (const bench of ['coldstart.mjs', 'coalescing.mjs', 'mint.mjs']) {
+for (const bench of ['overhead.mjs', 'coldstart.mjs', 'coalescing.mjs', 'mint.mjs']) {
   const file = path.join(here, bench);
   if (!existsSync(file)) continue;
   console.log(`\n== ${bench}`);
