@@ -1,58 +1,14 @@
 // Audit sinks: append-only JSON lines on disk, stderr, or memory (tests).
-import { createHash } from 'node:crypto';
-import { type FileHandle, open as fsOpen, mkdir } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { type FileHandle, open as fsOpen, mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { canonicalJson } from './canonical.js';
+import { createChainWriter } from './chain.js';
 import type { AuditRecord, AuditSink } from './types.js';
 
 /** sha256 of the canonical JSON (sorted keys) of the arguments: attributable without storing them. */
 export function argsDigest(args: unknown): string {
   return createHash('sha256').update(canonicalJson(args)).digest('base64url');
-}
-
-/**
- * JSON with object keys sorted, built with an explicit stack: arguments nested thousands of levels deep
- * (a hostile client's) get a digest instead of overflowing the call stack before the call is recorded.
- */
-function canonicalJson(root: unknown): string {
-  const out: string[] = [];
-  // Each frame is a value still to write, or a literal piece of punctuation.
-  const stack: Array<{ value: unknown } | { text: string }> = [{ value: root }];
-  while (stack.length > 0) {
-    const frame = stack.pop() as { value: unknown } | { text: string };
-    if ('text' in frame) {
-      out.push(frame.text);
-      continue;
-    }
-    const value = frame.value;
-    if (value === null || typeof value !== 'object') {
-      out.push(JSON.stringify(value ?? null) ?? 'null');
-      continue;
-    }
-    const items: Array<{ value: unknown } | { text: string }> = [];
-    if (Array.isArray(value)) {
-      value.forEach((v, i) => {
-        if (i > 0) items.push({ text: ',' });
-        items.push({ value: v });
-      });
-      pushReversed(stack, '[', items, ']');
-      continue;
-    }
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    entries.forEach(([k, v], i) => {
-      items.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(k)}:` }, { value: v });
-    });
-    pushReversed(stack, '{', items, '}');
-  }
-  return out.join('');
-}
-
-/** Pushes open, items, close so that they pop in order (a loop: a spread of 100,000 items overflows). */
-function pushReversed<T>(stack: Array<T | { text: string }>, open: string, items: T[], close: string): void {
-  stack.push({ text: close });
-  for (let i = items.length - 1; i >= 0; i--) stack.push(items[i] as T);
-  stack.push({ text: open });
 }
 
 export interface MemoryAuditSink extends AuditSink {
@@ -70,17 +26,32 @@ export function createMemoryAuditSink(): MemoryAuditSink {
   };
 }
 
+export interface JsonlSinkOptions {
+  /** Past this size the file is renamed aside (`<path>.<time>`) and a new one started. Default 64 MiB. */
+  maxBytes?: number;
+  /** This writer's id in the chain; random by default (tests name it). */
+  writer?: string;
+}
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
 /**
  * One line per record, appended through a file handle kept open with O_APPEND, so several processes can
  * share the file and each batch lands whole. Records that arrive while a write is in flight are batched
  * into the next single write(2), in arrival order. A record's promise resolves once its line is in the
  * file (handed to the kernel, not fsynced): the call's result waits for it, so a record is never lost on a
  * clean stop and costs one system call per batch instead of an open/append/close per call.
+ *
+ * Each record is sealed into this writer's hash chain (src/audit/chain.ts) as it is written; a clean
+ * close appends an `audit_closed` record so that verification can tell a stop from a cut-off tail.
  */
-export function createJsonlAuditSink(path: string): AuditSink {
+export function createJsonlAuditSink(path: string, opts: JsonlSinkOptions = {}): AuditSink {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const chain = createChainWriter(opts.writer);
   let handle: FileHandle | undefined;
-  let pending: { line: string; done: () => void; failed: (err: unknown) => void }[] = [];
+  let pending: { record: object; done: () => void; failed: (err: unknown) => void }[] = [];
   let flushing: Promise<void> | undefined;
+  let closed = false;
 
   async function open(): Promise<FileHandle> {
     if (!handle) {
@@ -91,15 +62,32 @@ export function createJsonlAuditSink(path: string): AuditSink {
     return handle;
   }
 
+  /** Renames a full file aside, unless another writer already did (then this handle points at the old one). */
+  async function rotateIfFull(fh: FileHandle): Promise<void> {
+    const own = await fh.stat();
+    if (own.size < maxBytes) return;
+    const current = await stat(path).catch(() => undefined);
+    if (current && current.ino === own.ino && current.dev === own.dev) {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      await rename(path, `${path}.${stamp}.${randomBytes(3).toString('hex')}`);
+    }
+    handle = undefined;
+    await fh.close();
+  }
+
   async function flush(): Promise<void> {
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
+      const before = chain.snapshot();
       try {
         const fh = await open();
-        await fh.write(batch.map((b) => b.line).join(''));
+        await fh.write(batch.map((b) => `${JSON.stringify(chain.seal(b.record))}\n`).join(''));
         for (const b of batch) b.done();
+        await rotateIfFull(fh).catch(() => {});
       } catch (err) {
+        // Nothing of the batch was chained: the next record takes the same place, so the chain has no gap.
+        chain.restore(before);
         // A failed write is reported to its callers; the next batch reopens the file from scratch.
         const stale = handle;
         handle = undefined;
@@ -117,16 +105,26 @@ export function createJsonlAuditSink(path: string): AuditSink {
     });
   }
 
+  function enqueue(record: object): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      pending.push({ record, done, failed });
+      kick();
+    });
+  }
+
   return {
     write(record) {
-      const line = `${JSON.stringify(record)}\n`;
-      return new Promise<void>((done, failed) => {
-        pending.push({ line, done, failed });
-        kick();
-      });
+      if (closed) return Promise.reject(new Error('the audit sink is closed'));
+      return enqueue(record);
     },
     async close() {
+      if (closed) return;
+      closed = true;
       while (flushing) await flushing;
+      if (chain.snapshot().seq > 0) {
+        await enqueue({ time: new Date().toISOString(), event: 'audit_closed' }).catch(() => {});
+        while (flushing) await flushing;
+      }
       const fh = handle;
       handle = undefined;
       await fh?.close();
@@ -135,9 +133,11 @@ export function createJsonlAuditSink(path: string): AuditSink {
 }
 
 export function createStderrAuditSink(): AuditSink {
+  // Chained as the file is, so a log collector's copy can be verified the same way.
+  const chain = createChainWriter();
   return {
     async write(record) {
-      process.stderr.write(`${JSON.stringify({ audit: record })}\n`);
+      process.stderr.write(`${JSON.stringify({ audit: chain.seal(record) })}\n`);
     },
     async close() {},
   };

@@ -38,7 +38,8 @@ describe('jsonl audit sink', () => {
     await Promise.all(['1', '2', '3'].map((id) => sink.write(record(id))));
     await sink.close();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as AuditRecord).callId)).toEqual(['1', '2', '3']);
+    expect(lines.map((l) => (JSON.parse(l) as AuditRecord).callId)).toEqual(['1', '2', '3', undefined]);
+    expect(JSON.parse(lines[3] as string)).toMatchObject({ event: 'audit_closed', seq: 4 });
   });
 
   it('reports a failed write and goes on writing once the cause is gone', async () => {
@@ -63,7 +64,8 @@ describe('jsonl audit sink', () => {
     const calls = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as AuditRecord).callId);
+      .map((l) => (JSON.parse(l) as AuditRecord).callId)
+      .filter((c) => c !== undefined);
     expect(calls).toHaveLength(600);
     expect(calls.filter((c) => c.startsWith('a'))).toEqual(ids.map((id) => `a${id}`));
     expect(calls.filter((c) => c.startsWith('b'))).toEqual(ids.map((id) => `b${id}`));
