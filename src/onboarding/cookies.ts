@@ -9,6 +9,7 @@
 // and SameSite=Lax, and its name carries the port: browsers share cookies between ports of one
 // host, and two loopback gateways must not overwrite each other's session. An http publicUrl that
 // is not loopback is refused at start-up.
+import { isLoopbackUrl } from '../config/schema.js';
 
 export interface CookiePolicy {
   /** The session cookie. */
@@ -16,13 +17,6 @@ export interface CookiePolicy {
   /** Binds a sign-in at the identity provider to the browser that started it (login CSRF). */
   signInName: string;
   secure: boolean;
-}
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-export function isLoopbackUrl(url: string | URL): boolean {
-  const u = new URL(url);
-  return LOOPBACK_HOSTS.has(u.hostname);
 }
 
 export function cookiePolicy(publicUrl: string): CookiePolicy {

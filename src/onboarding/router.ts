@@ -2,11 +2,12 @@
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Grant } from '../broker/types.js';
+import { isLoopbackUrl } from '../config/schema.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { ProviderRuntime } from '../providers/types.js';
 import { mountAccounts } from './accounts.js';
 import { auditOnboarding } from './audit.js';
-import { isLoopbackUrl, readCookie, serializeCookie } from './cookies.js';
+import { readCookie, serializeCookie } from './cookies.js';
 import type { OnboardingDeps } from './deps.js';
 import { completeFlow, startFlow } from './flow.js';
 import { errorPage, type Page } from './pages.js';
