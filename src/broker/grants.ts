@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { InsufficientScopeError, ReauthRequiredError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { tokenSetFromWire, type WireTokens } from '../providers/tokenSet.js';
 import type { ProviderRegistry, RevocationOutcome, TokenSet } from '../providers/types.js';
 import { bindingOf } from './credentialCache.js';
 import { grantKey } from './store.js';
@@ -67,10 +68,11 @@ export function assertGrantServes(grant: Grant | undefined, provider: string, sc
   return grant;
 }
 
-/** The OAuth wire names are accepted too, for callers that hold a raw token response. */
-export type GrantTokens =
-  | TokenSet
-  | { refresh_token?: string; access_token?: string; expires_in?: number; scope?: string | string[] };
+/**
+ * The OAuth wire names are accepted too, for callers that hold a raw token response (tests and
+ * benchmarks seed grants that way); a grant may be seeded from a refresh token alone.
+ */
+export type GrantTokens = TokenSet | (Omit<WireTokens, 'access_token'> & { access_token?: string });
 
 export interface SaveGrantInput {
   user: string;
@@ -85,7 +87,7 @@ export interface SaveGrantInput {
 
 export interface RevokeResult {
   found: boolean;
-  grant?: Grant;
+  grant?: GrantSummary;
   /** What the provider said; `supported: false` where it has no revocation verb. */
   provider?: RevocationOutcome;
 }
@@ -104,15 +106,14 @@ export interface GrantServiceDeps {
   lock?: RefreshLock;
 }
 
-function normalizeTokens(t: GrantTokens): {
-  refreshToken?: string;
-  accessToken?: string;
-  expiresIn?: number;
-  scope?: string[];
-} {
-  if ('accessToken' in t) return t;
-  const scope = typeof t.scope === 'string' ? t.scope.split(/[\s,]+/).filter(Boolean) : t.scope;
-  return { refreshToken: t.refresh_token, accessToken: t.access_token, expiresIn: t.expires_in, scope };
+function normalizeTokens(t: GrantTokens): TokenSet {
+  return 'accessToken' in t ? t : tokenSetFromWire({ ...t, access_token: t.access_token ?? '' });
+}
+
+/** A grant without its ciphertext; `lastUsedAt` as the grant itself knows it. */
+export function summarizeGrant(grant: Grant): GrantSummary {
+  const { refreshTokenEnc, accessTokenEnc: _a, ...rest } = grant;
+  return { ...rest, hasRefreshToken: Boolean(refreshTokenEnc) };
 }
 
 export function createGrantService(deps: GrantServiceDeps) {
@@ -207,7 +208,7 @@ export function createGrantService(deps: GrantServiceDeps) {
         { grantId: grant.id, user, provider: providerName, revokedAtProvider: outcome.revoked, detail: outcome.detail },
         'grant revoked',
       );
-      return { found: true, grant: next, provider: outcome };
+      return { found: true, grant: summarizeGrant(next), provider: outcome };
     });
   }
 
@@ -238,15 +239,20 @@ export function createGrantService(deps: GrantServiceDeps) {
     const grants = await store.listGrants(filter);
     return Promise.all(
       grants.map(async (g) => {
-        const { refreshTokenEnc, accessTokenEnc: _a, ...rest } = g;
         const used = await store.getRecord<number>(`${GRANT_USED_PREFIX}${g.id}`).catch(() => undefined);
         const lastUsedAt = Math.max(g.lastUsedAt ?? 0, used ?? 0) || undefined;
-        return { ...rest, ...(lastUsedAt ? { lastUsedAt } : {}), hasRefreshToken: Boolean(refreshTokenEnc) };
+        return { ...summarizeGrant(g), ...(lastUsedAt ? { lastUsedAt } : {}) };
       }),
     );
   }
 
-  return { saveGrantFromTokens, revokeGrant, listGrants };
+  /** The scopes a live grant holds (none where there is no grant or it was revoked). */
+  async function scopesHeld(user: string, provider: string, tenant?: string): Promise<string[]> {
+    const grant = await store.getGrant(user, provider, tenant);
+    return grant && grant.status !== 'revoked' ? [...grant.scopes] : [];
+  }
+
+  return { saveGrantFromTokens, revokeGrant, listGrants, scopesHeld };
 }
 
 export type GrantService = ReturnType<typeof createGrantService>;

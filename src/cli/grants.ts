@@ -1,9 +1,9 @@
 // `keyward grants`: who granted what, when, until when, and when it was last used. Never a secret.
+
+import type { GrantSummary } from '../broker/grants.js';
 import { loadConfig } from '../config/load.js';
 import { createGateway } from '../gateway/gateway.js';
 import { createLogger } from '../log.js';
-import type { GrantSummary } from '../onboarding/deps.js';
-import { grantOpsOf } from '../onboarding/deps.js';
 import { type CliIo, defaultIo } from './connect.js';
 
 export interface GrantsCommandOptions {
@@ -51,7 +51,7 @@ export async function runGrants(opts: GrantsCommandOptions, io: CliIo = defaultI
   const config = await loadConfig(opts.config);
   const gateway = await createGateway(config, { logger: createLogger({ level: io.env.KEYWARD_LOG_LEVEL ?? 'warn' }) });
   try {
-    const grants = (await grantOpsOf(gateway).list(opts.user ? { user: opts.user } : undefined))
+    const grants = (await gateway.grants.listGrants(opts.user ? { user: opts.user } : undefined))
       .map(grantView)
       .sort((a, b) => a.user.localeCompare(b.user) || a.provider.localeCompare(b.provider));
     if (opts.json) {

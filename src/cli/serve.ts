@@ -2,8 +2,8 @@
 import { loadConfig } from '../config/load.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { createGateway, type Gateway } from '../gateway/gateway.js';
+import type { AuthorizeLinks } from '../gateway/links.js';
 import { createLogger } from '../log.js';
-import type { AuthorizeLinks } from '../onboarding/types.js';
 import type { HttpServerHandle } from '../transports/http.js';
 import { serveStdio } from '../transports/stdio.js';
 
@@ -35,7 +35,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const stop = installShutdown(gateway);
 
   if (config.server.transport === 'stdio') {
-    gateway.setLinks(lazyStdioLinks(gateway));
+    gateway.links.bind(lazyStdioLinks(gateway));
     const { closed } = await serveStdio(gateway);
     await closed;
     await stop();

@@ -5,7 +5,10 @@ import { httpOnboarding } from '../onboarding/index.js';
 import type { HttpOptions } from '../transports/http.js';
 
 export async function httpExtras(gateway: Gateway): Promise<HttpOptions> {
-  const routers = [httpOnboarding(gateway)];
+  const onboarding = httpOnboarding(gateway);
+  // The root, not onboarding, points reauth errors at the bound connect links.
+  gateway.links.bind(onboarding.links);
+  const routers = [onboarding.router];
   const { identity, server } = gateway.config;
   if (!identity) return { routers };
   const inbound = createInboundAuth({

@@ -1,18 +1,19 @@
-// The composition root: config in, a running gateway (store, broker, tools, audit) out.
+// The composition root: config in, a running gateway (broker, tools, audit, and onboarding's narrow seams) out.
 import { createAuditSink } from '../audit/sink.js';
 import type { AuditSink } from '../audit/types.js';
 import { openBrokerStack } from '../broker/assemble.js';
 import type { GrantService } from '../broker/grants.js';
-import type { CredentialBroker, GrantCipher, GrantStore, RefreshLock } from '../broker/types.js';
+import { createOnboardingGrants, type OnboardingGrants } from '../broker/onboardingApi.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import type { AuthorizeLinks } from '../onboarding/types.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import { prefixedRecords, type RecordStore } from '../records.js';
 import { loadTools } from '../tools/load.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { VERSION } from '../version.js';
+import { type AuthorizeLinks, connectRouteLinks, createLinkSource, type LinkSource } from './links.js';
 import { type Caller, runToolCall, type ToolOutcome } from './toolCall.js';
 
 export interface GatewayOptions {
@@ -20,7 +21,7 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Downstream and authorization-server fetch; tests point it at loopback. */
   fetch?: typeof fetch;
-  /** Where reauth errors send the user. Defaults to the gateway's own /connect routes. */
+  /** Where reauth errors send the user until the root binds onboarding's. Default: the /connect route. */
   links?: AuthorizeLinks;
   audit?: AuditSink;
   /** Tests only: switch the cross-process refresh lock off to prove the race is real. */
@@ -35,33 +36,23 @@ export interface Gateway {
   clock: Clock;
   tools: ReadonlyMap<string, ToolDefinition>;
   toolList: readonly ToolDefinition[];
-  store: GrantStore;
-  cipher: GrantCipher;
-  lock: RefreshLock;
   providers: ProviderRegistry;
-  broker: CredentialBroker;
-  /** Saving, listing and revoking grants (onboarding, the CLI). */
+  /** Saving (from tokens a caller already holds: tests, benchmarks), listing and revoking grants. */
   grants: GrantService;
+  /** What onboarding gets: the broker's narrow API and a record store of its own, no store, cipher or lock. */
+  onboarding: { grants: OnboardingGrants; records: RecordStore };
   audit: AuditSink;
-  links: AuthorizeLinks;
+  /** Where reauth errors send the user; the composition root binds onboarding's links here. */
+  links: LinkSource;
   callTool(caller: Caller, name: string, args: unknown, opts?: { signal?: AbortSignal }): Promise<ToolOutcome>;
   jwks(): Promise<{ keys: Record<string, unknown>[] }>;
-  /** Replaces the authorize-link source (onboarding installs its own once it is listening). */
-  setLinks(links: AuthorizeLinks): void;
   close(): Promise<void>;
 }
 
-/** Until onboarding installs its own, reauth errors point at the gateway's /connect route. */
-export function connectRouteLinks(publicUrl: string): AuthorizeLinks {
-  return {
-    async authorizeUrl(req) {
-      const url = new URL(`/connect/${encodeURIComponent(req.provider)}`, publicUrl);
-      if (req.scopes?.length) url.searchParams.set('scope', req.scopes.join(' '));
-      return url.toString();
-    },
-    async close() {},
-  };
-}
+export { connectRouteLinks };
+
+/** Onboarding's records live under this prefix of the shared store (see src/onboarding/records.ts). */
+export const ONBOARDING_RECORD_PREFIX = 'onboarding:';
 
 export async function createGateway(config: ResolvedConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger();
@@ -76,9 +67,13 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.lockEnabled === false ? { lockEnabled: false } : {}),
   });
-  const { store, cipher, lock, providers, signingKeys, broker, grants } = stack;
+  const { store, providers, signingKeys, broker, grants } = stack;
   const audit = opts.audit ?? createAuditSink(config.audit);
-  let links = opts.links ?? connectRouteLinks(config.server.publicUrl);
+  const links = createLinkSource(opts.links ?? connectRouteLinks(config.server.publicUrl));
+  const onboarding = {
+    grants: createOnboardingGrants({ config, grants, providers, clock, logger }),
+    records: prefixedRecords(store, ONBOARDING_RECORD_PREFIX),
+  };
 
   const gateway: Gateway = {
     config,
@@ -88,16 +83,11 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
     clock,
     tools,
     toolList,
-    store,
-    cipher,
-    lock,
     providers,
-    broker,
     grants,
+    onboarding,
     audit,
-    get links() {
-      return links;
-    },
+    links,
     callTool: (caller, name, args, o = {}) =>
       runToolCall(
         { config, tools, broker, links, audit, logger, metrics, clock, ...(opts.fetch ? { fetch: opts.fetch } : {}) },
@@ -107,9 +97,6 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
         o,
       ),
     jwks: () => signingKeys.jwks(),
-    setLinks(next) {
-      links = next;
-    },
     async close() {
       await links.close();
       await audit.close();

@@ -1,13 +1,10 @@
 // One onboarding flow: /connect builds the provider redirect (PKCE, state, nonce); /callback checks everything and stores the grant.
-import * as oidc from 'openid-client';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Grant } from '../broker/types.js';
 import type { ProviderRuntime } from '../providers/types.js';
-import { TokenEndpointError } from '../providers/types.js';
 import { auditOnboarding } from './audit.js';
-import { knownScopes, type OnboardingDeps } from './deps.js';
+import { type GrantSummary, knownScopes, type OnboardingDeps } from './deps.js';
 import { type CallbackFailureReason, failurePage } from './failures.js';
-import { IdTokenError, verifyIdToken } from './idToken.js';
 import { type Page, successPage } from './pages.js';
 import { consumeState, type FlowState, keys, STATE_TTL_MS, writeLive } from './records.js';
 import type { AuthorizeLinkRequest } from './types.js';
@@ -31,6 +28,15 @@ export function redirectUriFor(publicUrl: string, provider: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/callback/${encodeURIComponent(provider)}`;
 }
 
+/** 256 random bits, base64url: PKCE verifiers (RFC 7636 s.4.1), states and nonces alike. */
+function randomToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function pkceChallenge(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
 function union(...lists: ReadonlyArray<readonly string[] | undefined>): string[] {
   return [...new Set(lists.flatMap((l) => l ?? []))];
 }
@@ -46,24 +52,23 @@ export async function scopesToRequest(
 ): Promise<string[]> {
   const known = knownScopes(deps, input.provider);
   const requested = (input.scopes ?? []).filter((s) => known.has(s));
-  const existing = await deps.store.getGrant(input.user, input.provider, input.tenant);
-  const held = existing && existing.status !== 'revoked' ? existing.scopes : [];
+  const held = await deps.grants.scopesHeld(input.user, input.provider, input.tenant);
   return union(deps.config.providers[input.provider]?.scopes, held, requested);
 }
 
 export async function startFlow(deps: OnboardingDeps, input: StartFlowInput): Promise<StartedFlow> {
   const runtime = deps.providers.get(input.provider);
   const scopes = await scopesToRequest(deps, input);
-  const codeVerifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
+  const codeVerifier = randomToken();
+  const state = randomToken();
+  const nonce = randomToken();
   const redirectUri = redirectUriFor(input.publicUrl, input.provider);
   const authorizationScopes = runtime.authorizationScopes(scopes);
   // The runtime adds what the provider needs (resource, prompt=consent for offline access, preset quirks).
   const url = await runtime.authorizationUrl({
     redirectUri,
     state,
-    codeChallenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    codeChallenge: pkceChallenge(codeVerifier),
     ...(authorizationScopes.includes('openid') ? { nonce } : {}),
     scopes,
   });
@@ -83,7 +88,7 @@ export async function startFlow(deps: OnboardingDeps, input: StartFlowInput): Pr
     createdAt: now,
     expiresAt: now + STATE_TTL_MS,
   };
-  await writeLive(deps.store, keys.state(state), flow, deps.clock);
+  await writeLive(deps.records, keys.state(state), flow, deps.clock);
   return { url, state, scopes };
 }
 
@@ -110,7 +115,7 @@ export interface CallbackInput {
 }
 
 export type CallbackOutcome =
-  | { ok: true; flow: FlowState; grant: Grant; page: Page }
+  | { ok: true; flow: FlowState; grant: GrantSummary; page: Page }
   | { ok: false; reason: CallbackFailureReason; flow?: FlowState; page: Page };
 
 /** The provider's error code, where it is one of the registered shapes (it is shown to the user). */
@@ -151,7 +156,7 @@ export async function completeFlow(deps: OnboardingDeps, input: CallbackInput): 
   if (!q.state) return fail('missing_state');
   if (!/^[A-Za-z0-9_-]{16,128}$/.test(q.state)) return fail('unknown_state', { audit: 'malformed state' });
 
-  const taken = await consumeState(deps.store, q.state, deps.clock);
+  const taken = await consumeState(deps.records, q.state, deps.clock);
   if (!taken.ok) return fail(taken.reason);
   flow = taken.value;
 
@@ -177,76 +182,22 @@ export async function completeFlow(deps: OnboardingDeps, input: CallbackInput): 
     return fail('issuer_mismatch');
   if (!q.code) return fail('missing_code');
 
-  let tokens: Awaited<ReturnType<ProviderRuntime['exchangeCode']>>;
-  try {
-    tokens = await runtime.exchangeCode({
-      code: q.code,
-      redirectUri: flow.redirectUri,
-      codeVerifier: flow.codeVerifier,
-    });
-  } catch (err) {
-    if (err instanceof TokenEndpointError && (err.kind === 'dead' || err.oauthError === 'invalid_grant')) {
-      return fail('invalid_grant', { audit: err.message });
-    }
-    return fail('exchange_failed', { audit: err instanceof Error ? err.message : 'unknown' });
-  }
-
-  // Tokens we will not keep are revoked, so they do not linger at the provider.
-  const discard = async () => {
-    try {
-      await runtime?.revoke({ refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
-    } catch {
-      // best effort
-    }
-  };
-
-  let subject: string | undefined;
-  if (tokens.idToken) {
-    if (!endpoints.issuer || !endpoints.jwksUri) {
-      subject = undefined;
-    } else {
-      try {
-        const claims = await verifyIdToken(tokens.idToken, {
-          issuer: endpoints.issuer,
-          jwksUri: endpoints.jwksUri,
-          clientId: runtime.config.clientId,
-          nonce: flow.nonce,
-          nowMs: deps.clock.now(),
-        });
-        const claim = claims[deps.config.identity?.userClaim ?? 'sub'];
-        subject = typeof claim === 'string' ? claim : undefined;
-      } catch (err) {
-        await discard();
-        return fail('id_token_invalid', { audit: err instanceof IdTokenError ? err.reason : 'invalid' });
-      }
-    }
-  }
-  if (input.subjectMustMatch(runtime)) {
-    if (subject === undefined) {
-      await discard();
-      return fail('user_unconfirmed');
-    }
-    if (subject !== flow.user) {
-      await discard();
-      return fail('different_user', { audit: 'the provider account is another user' });
-    }
-  }
-
-  let grant: Grant;
-  try {
-    grant = await deps.grants.save({
-      user: flow.user,
-      ...(flow.tenant ? { tenant: flow.tenant } : {}),
-      provider: flow.provider,
-      client: flow.client,
-      tokens,
-      requestedScopes: flow.scopes,
-    });
-  } catch (err) {
-    deps.logger.error({ err, provider: flow.provider }, 'could not store the grant');
-    return fail('store_failed', { audit: err instanceof Error ? err.name : 'unknown' });
-  }
-  if (flow.linkId) await deps.store.deleteRecord(keys.link(flow.linkId)).catch(() => false);
+  // The broker exchanges the code, checks the ID token and the account, and stores the grant.
+  const done = await deps.grants.completeCodeExchange({
+    provider: flow.provider,
+    user: flow.user,
+    ...(flow.tenant ? { tenant: flow.tenant } : {}),
+    client: flow.client,
+    code: q.code,
+    redirectUri: flow.redirectUri,
+    codeVerifier: flow.codeVerifier,
+    nonce: flow.nonce,
+    requestedScopes: flow.scopes,
+    subjectMustMatch: input.subjectMustMatch(runtime),
+  });
+  if (!done.ok) return fail(done.reason, done.detail ? { audit: done.detail } : undefined);
+  const { grant } = done;
+  if (flow.linkId) await deps.records.delete(keys.link(flow.linkId)).catch(() => false);
 
   await auditOnboarding(deps, 'onboarding.callback', {
     provider: flow.provider,

@@ -2,6 +2,7 @@
 
 import type { Router } from 'express';
 import type { Gateway } from '../gateway/gateway.js';
+import type { AuthorizeLinks } from '../gateway/links.js';
 import { onboardingDeps } from './deps.js';
 import { createConnectLinks } from './links.js';
 import { createLoopbackLinks, type LoopbackLinks, type LoopbackLinksOptions } from './loopback.js';
@@ -13,19 +14,21 @@ export { createLoopbackLinks, type LoopbackLinks, type LoopbackLinksOptions } fr
 export { defaultSubjectCheck, type FlowDone, type OnboardingRouterOptions } from './router.js';
 
 /**
- * HTTP: /connect, /callback, /signin and /accounts on the gateway's own origin, and reauth errors
- * pointing at bound connect links there. Mount the router with `HttpOptions.routers`.
+ * HTTP: /connect, /callback, /signin and /accounts on the gateway's own origin (mount `router` with
+ * `HttpOptions.routers`), and `links` for reauth errors: bound connect links there. The caller binds
+ * the links (`gateway.links.bind`); onboarding does not change the gateway.
  */
-export function httpOnboarding(gateway: Gateway, opts: OnboardingRouterOptions = {}): Router {
+export function httpOnboarding(
+  gateway: Gateway,
+  opts: OnboardingRouterOptions = {},
+): { router: Router; links: AuthorizeLinks } {
   const deps = onboardingDeps(gateway);
   const router = createOnboardingRouter(deps, opts);
-  gateway.setLinks(createConnectLinks(deps, { publicUrl: opts.publicUrl ?? gateway.config.server.publicUrl }));
-  return router;
+  const links = createConnectLinks(deps, { publicUrl: opts.publicUrl ?? gateway.config.server.publicUrl });
+  return { router, links };
 }
 
-/** stdio: reauth errors point at a loopback listener that starts on the first one. */
+/** stdio: reauth errors point at a loopback listener that starts on the first one (the caller binds it). */
 export function stdioOnboarding(gateway: Gateway, opts: LoopbackLinksOptions = {}): LoopbackLinks {
-  const links = createLoopbackLinks(onboardingDeps(gateway), opts);
-  gateway.setLinks(links);
-  return links;
+  return createLoopbackLinks(onboardingDeps(gateway), opts);
 }

@@ -4,13 +4,13 @@
 // grants nothing by itself: whoever opens it must still be confirmed as the record's user (signed
 // in at the gateway, or the local user) before anything is sent to the provider. So the URL
 // carries no credential, and a leaked link only lets its own user finish.
-import type { GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
+import type { RecordStore } from '../records.js';
 import { type ConnectLink, keys, LINK_TTL_MS, randomId, writeLive } from './records.js';
 import type { AuthorizeLinkRequest, AuthorizeLinks } from './types.js';
 
 export async function issueLink(
-  deps: { store: GrantStore; clock: Clock },
+  deps: { records: RecordStore; clock: Clock },
   req: AuthorizeLinkRequest,
   ttlMs: number = LINK_TTL_MS,
 ): Promise<{ id: string; link: ConnectLink }> {
@@ -26,7 +26,7 @@ export async function issueLink(
     expiresAt: now + ttlMs,
   };
   const id = randomId();
-  await writeLive(deps.store, keys.link(id), link, deps.clock);
+  await writeLive(deps.records, keys.link(id), link, deps.clock);
   return { id, link };
 }
 
@@ -37,7 +37,7 @@ export function connectUrl(publicUrl: string, provider: string, linkId?: string)
 
 /** The HTTP gateway's links: they hang off server.publicUrl. */
 export function createConnectLinks(
-  deps: { store: GrantStore; clock: Clock },
+  deps: { records: RecordStore; clock: Clock },
   opts: { publicUrl: string; ttlMs?: number },
 ): AuthorizeLinks {
   return {

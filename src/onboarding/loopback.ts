@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import type { Clock } from '../clock.js';
+import { memoiseUnlessRejected } from '../memo.js';
 import type { OnboardingDeps } from './deps.js';
 import { connectUrl, issueLink } from './links.js';
 import { createOnboardingRouter, type FlowDone, type OnboardingRouterOptions } from './router.js';
@@ -124,20 +125,17 @@ export function createLoopbackLinks(deps: OnboardingDeps, opts: LoopbackLinksOpt
     return { origin, server, sockets };
   }
 
+  // A listener that failed to start is forgotten, so the next link tries again.
+  const starting = memoiseUnlessRejected(start);
   function ensure(): Promise<Listener> {
-    if (!listener) {
-      const p = start();
-      listener = p;
-      p.catch(() => {
-        if (listener === p) listener = undefined;
-      });
-    }
+    listener = starting.get();
     return listener;
   }
 
   async function stop(): Promise<void> {
     const current = listener;
     listener = undefined;
+    starting.reset();
     currentOrigin = undefined;
     if (timer) {
       clearInterval(timer);
@@ -164,7 +162,7 @@ export function createLoopbackLinks(deps: OnboardingDeps, opts: LoopbackLinksOpt
 
   async function issue(req: AuthorizeLinkRequest): Promise<{ url: string; linkId: string }> {
     const l = await ensure();
-    const { id, link } = await issueLink({ store: deps.store, clock }, req, linkTtlMs);
+    const { id, link } = await issueLink({ records: deps.records, clock }, req, linkTtlMs);
     outstanding.set(id, link.expiresAt);
     lastActivity = clock.now();
     return { url: connectUrl(l.origin, req.provider, id), linkId: id };

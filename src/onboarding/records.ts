@@ -1,11 +1,14 @@
-// What onboarding keeps in the GrantStore's records API: flows in flight, connect links and browser sessions.
+// What onboarding keeps in its own record store: flows in flight, connect links and browser sessions.
 //
-// | key prefix                | holds                                                        | encrypted | TTL       |
+// The store is a view of the shared backend under the `onboarding:` prefix (handed in by the
+// composition root), so onboarding never sees a grant, a cached credential or the signing key.
+//
+// | key (after `onboarding:`) | holds                                                        | encrypted | TTL       |
 // |---------------------------|--------------------------------------------------------------|-----------|-----------|
-// | `onboard-state:<state>`   | FlowState: PKCE verifier, nonce, user, provider, scopes, ... | no (1)    | 10 min    |
-// | `onboard-used:<state>`    | `true`: the state was consumed (tells replay from forgery)   | no        | 10 min    |
-// | `connect-link:<id>`       | ConnectLink: the user, provider, scopes and call a link is for | no      | 15 min    |
-// | `onboard-session:<sid>`   | BrowserSession: signed-in (or local) user and its CSRF token | no        | 8 h       |
+// | `state:<state>`           | FlowState: PKCE verifier, nonce, user, provider, scopes, ... | no (1)    | 10 min    |
+// | `used:<state>`            | `true`: the state was consumed (tells replay from forgery)   | no        | 10 min    |
+// | `link:<id>`               | ConnectLink: the user, provider, scopes and call a link is for | no      | 15 min    |
+// | `session:<sid>`           | BrowserSession: signed-in (or local) user and its CSRF token | no        | 8 h       |
 // | `signin-state:<state>`    | SignInState: PKCE verifier, nonce and where to return        | no (1)    | 10 min    |
 // | `signin-client:<digest>`  | a client dynamically registered at the inbound issuer        | no (2)    | none      |
 //
@@ -15,18 +18,20 @@
 // Every id is 256 random bits, base64url; each record also carries its own `expiresAt`, checked
 // against the injected clock, so expiry does not depend on the backend's TTL precision.
 import { randomBytes } from 'node:crypto';
-import type { GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
+import type { RecordStore } from '../records.js';
+
+export type { RecordStore };
 
 export const STATE_TTL_MS = 10 * 60_000;
 export const LINK_TTL_MS = 15 * 60_000;
 export const SESSION_TTL_MS = 8 * 60 * 60_000;
 
 export const keys = {
-  state: (state: string) => `onboard-state:${state}`,
-  usedState: (state: string) => `onboard-used:${state}`,
-  link: (id: string) => `connect-link:${id}`,
-  session: (sid: string) => `onboard-session:${sid}`,
+  state: (state: string) => `state:${state}`,
+  usedState: (state: string) => `used:${state}`,
+  link: (id: string) => `link:${id}`,
+  session: (sid: string) => `session:${sid}`,
   signInState: (state: string) => `signin-state:${state}`,
   signInClient: (digest: string) => `signin-client:${digest}`,
 } as const;
@@ -94,26 +99,26 @@ export interface SignInState {
 
 /** Reads a record and drops it if it is past its own expiry. */
 export async function readLive<T extends { expiresAt: number }>(
-  store: GrantStore,
+  records: RecordStore,
   key: string,
   clock: Clock,
 ): Promise<T | undefined> {
-  const value = await store.getRecord<T>(key);
+  const value = await records.get<T>(key);
   if (!value) return undefined;
   if (typeof value.expiresAt !== 'number' || value.expiresAt <= clock.now()) {
-    await store.deleteRecord(key);
+    await records.delete(key);
     return undefined;
   }
   return value;
 }
 
 export async function writeLive<T extends { expiresAt: number }>(
-  store: GrantStore,
+  records: RecordStore,
   key: string,
   value: T,
   clock: Clock,
 ): Promise<void> {
-  await store.setRecord(key, value, Math.max(1, value.expiresAt - clock.now()));
+  await records.set(key, value, Math.max(1, value.expiresAt - clock.now()));
 }
 
 export type Consumed<T> =
@@ -124,16 +129,16 @@ export type Consumed<T> =
  * Takes a flow state exactly once. Of two callbacks racing with the same state, only the one whose
  * delete removed the record proceeds; the other (and every later one) is told it was replayed.
  */
-export async function consumeState(store: GrantStore, state: string, clock: Clock): Promise<Consumed<FlowState>> {
+export async function consumeState(records: RecordStore, state: string, clock: Clock): Promise<Consumed<FlowState>> {
   const key = keys.state(state);
-  const value = await store.getRecord<FlowState>(key);
-  if (!value) {
-    const used = await store.getRecord<boolean>(keys.usedState(state));
+  if ((await records.get<FlowState>(key)) === undefined) {
+    const used = await records.get<boolean>(keys.usedState(state));
     return { ok: false, reason: used ? 'replayed_state' : 'unknown_state' };
   }
-  const removed = await store.deleteRecord(key);
-  if (!removed) return { ok: false, reason: 'replayed_state' };
-  await store.setRecord(keys.usedState(state), true, STATE_TTL_MS);
+  // It was there a moment ago: a caller that loses the take lost a race with a replay.
+  const value = await records.take<FlowState>(key);
+  if (!value) return { ok: false, reason: 'replayed_state' };
+  await records.set(keys.usedState(state), true, STATE_TTL_MS);
   if (value.expiresAt <= clock.now()) return { ok: false, reason: 'expired_state' };
   return { ok: true, value };
 }

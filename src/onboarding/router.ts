@@ -1,14 +1,13 @@
 // The onboarding routes: /connect and /callback for granting access, /signin for who is at the browser, /accounts to see and revoke.
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
-import type { Grant } from '../broker/types.js';
 import { isLoopbackUrl } from '../config/schema.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { ProviderRuntime } from '../providers/types.js';
 import { mountAccounts } from './accounts.js';
 import { auditOnboarding } from './audit.js';
 import { readCookie, serializeCookie } from './cookies.js';
-import type { OnboardingDeps } from './deps.js';
+import type { GrantSummary, OnboardingDeps } from './deps.js';
 import { completeFlow, startFlow } from './flow.js';
 import { errorPage, type Page } from './pages.js';
 import { type ConnectLink, isRandomId, keys, randomId, readLive, STATE_TTL_MS } from './records.js';
@@ -22,7 +21,7 @@ export interface FlowDone {
   user?: string;
   linkId?: string;
   reason?: string;
-  grant?: Grant;
+  grant?: GrantSummary;
 }
 
 export interface OnboardingRouterOptions {
@@ -136,7 +135,7 @@ export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRou
     }
     let link: ConnectLink | undefined;
     if (linkId !== undefined) {
-      link = isRandomId(linkId) ? await readLive<ConnectLink>(deps.store, keys.link(linkId), deps.clock) : undefined;
+      link = isRandomId(linkId) ? await readLive<ConnectLink>(deps.records, keys.link(linkId), deps.clock) : undefined;
       if (!link || link.provider !== provider) {
         return refuse(
           errorPage(

@@ -1,8 +1,8 @@
 // Browser sessions for onboarding pages: who is at the browser, a CSRF token, and the cookie that names them.
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
+import type { RecordStore } from '../records.js';
 import { type CookiePolicy, cookiePolicy, readCookie, serializeCookie } from './cookies.js';
 import { type BrowserSession, isRandomId, keys, randomId, readLive, SESSION_TTL_MS, writeLive } from './records.js';
 
@@ -21,7 +21,7 @@ export interface Sessions {
 }
 
 export function createSessions(
-  deps: { store: GrantStore; clock: Clock },
+  deps: { records: RecordStore; clock: Clock },
   publicUrl: string,
   ttlMs = SESSION_TTL_MS,
 ): Sessions {
@@ -35,7 +35,7 @@ export function createSessions(
     async current(req) {
       const id = idFrom(req);
       if (!id) return undefined;
-      const session = await readLive<BrowserSession>(deps.store, keys.session(id), deps.clock);
+      const session = await readLive<BrowserSession>(deps.records, keys.session(id), deps.clock);
       return session ? { id, session } : undefined;
     },
     async create(res, who) {
@@ -49,13 +49,13 @@ export function createSessions(
         expiresAt: now + ttlMs,
       };
       const id = randomId();
-      await writeLive(deps.store, keys.session(id), session, deps.clock);
+      await writeLive(deps.records, keys.session(id), session, deps.clock);
       res.append('Set-Cookie', serializeCookie(policy, id, ttlMs / 1000));
       return { id, session };
     },
     async destroy(req, res) {
       const id = idFrom(req);
-      if (id) await deps.store.deleteRecord(keys.session(id));
+      if (id) await deps.records.delete(keys.session(id));
       res.append('Set-Cookie', serializeCookie(policy, '', 0));
     },
     csrfValid(active, token) {

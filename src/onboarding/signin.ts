@@ -1,9 +1,10 @@
 // Signing people in at the gateway's inbound identity provider (OIDC code + PKCE), so /connect knows who is at the browser.
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
-import type { GrantStore } from '../broker/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
+import { memoiseUnlessRejected } from '../memo.js';
+import type { RecordStore } from '../records.js';
 import { ReasonError } from './errors.js';
 import { keys, type SignInState, STATE_TTL_MS, writeLive } from './records.js';
 
@@ -44,7 +45,7 @@ export function safeReturnPath(value: unknown, fallback = '/accounts'): string {
  * restart reuses it.
  */
 export function createSignIn(
-  deps: { store: GrantStore; clock: Clock; fetch?: typeof fetch },
+  deps: { records: RecordStore; clock: Clock; fetch?: typeof fetch },
   identity: ResolvedIdentity,
   opts: { publicUrl: string; client?: SignInClient },
 ): SignIn {
@@ -55,8 +56,6 @@ export function createSignIn(
     execute,
     ...(deps.fetch ? { [oidc.customFetch]: deps.fetch as unknown as oidc.CustomFetch } : {}),
   };
-  let configPromise: Promise<oidc.Configuration> | undefined;
-
   async function resolveConfig(): Promise<oidc.Configuration> {
     if (opts.client) {
       return oidc.discovery(
@@ -70,7 +69,7 @@ export function createSignIn(
     const recordKey = keys.signInClient(
       createHash('sha256').update(`${issuer.href} ${redirectUri}`).digest('base64url'),
     );
-    const known = await deps.store.getRecord<{ clientId: string }>(recordKey);
+    const known = await deps.records.get<{ clientId: string }>(recordKey);
     if (known) return oidc.discovery(issuer, known.clientId, undefined, oidc.None(), base);
     const config = await oidc.dynamicClientRegistration(
       issuer,
@@ -85,20 +84,11 @@ export function createSignIn(
       oidc.None(),
       base,
     );
-    await deps.store.setRecord(recordKey, { clientId: config.clientMetadata().client_id });
+    await deps.records.set(recordKey, { clientId: config.clientMetadata().client_id });
     return config;
   }
 
-  function configuration(): Promise<oidc.Configuration> {
-    if (!configPromise) {
-      const p = resolveConfig();
-      configPromise = p;
-      p.catch(() => {
-        if (configPromise === p) configPromise = undefined;
-      });
-    }
-    return configPromise;
-  }
+  const configuration = memoiseUnlessRejected(resolveConfig).get;
 
   return {
     redirectUri,
@@ -120,7 +110,7 @@ export function createSignIn(
         returnTo: safeReturnPath(returnTo),
         expiresAt: now + STATE_TTL_MS,
       };
-      await writeLive(deps.store, keys.signInState(state), record, deps.clock);
+      await writeLive(deps.records, keys.signInState(state), record, deps.clock);
       const scope = ['openid', ...(identity.userClaim === 'email' ? ['email'] : [])].join(' ');
       return oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
@@ -134,9 +124,8 @@ export function createSignIn(
     async complete(currentUrl, binding) {
       const state = currentUrl.searchParams.get('state');
       if (!state || !/^[A-Za-z0-9_-]{16,128}$/.test(state)) throw new SignInError('unknown_state', 'no sign-in state');
-      const key = keys.signInState(state);
-      const record = await deps.store.getRecord<SignInState>(key);
-      if (!record || !(await deps.store.deleteRecord(key)) || record.expiresAt <= deps.clock.now()) {
+      const record = await deps.records.take<SignInState>(keys.signInState(state));
+      if (!record || record.expiresAt <= deps.clock.now()) {
         throw new SignInError('unknown_state', 'unknown, used or expired sign-in state');
       }
       // Login CSRF: a callback URL made in someone else's browser must not sign this one in.

@@ -1,6 +1,7 @@
 // One token endpoint request: client authentication, the provider's headers, parsing and the verdict.
 import { z } from 'zod';
 import { classifyStandard } from './classify.js';
+import { tokenSetFromWire } from './tokenSet.js';
 import type { ClientAuthMethod, ProviderPreset, TokenResponseView, TokenSet } from './types.js';
 import { TokenEndpointError } from './types.js';
 
@@ -25,10 +26,7 @@ const TokenResponse = z.looseObject({
   issued_token_type: z.string().optional(),
 });
 
-export function parseScopeString(scope: string | undefined): string[] | undefined {
-  if (scope === undefined) return undefined;
-  return scope.split(/[\s,]+/).filter(Boolean);
-}
+export { parseScopeString } from './tokenSet.js';
 
 export function retryAfterSeconds(headers: Headers): number | undefined {
   const v = headers.get('retry-after');
@@ -168,16 +166,7 @@ export async function requestTokens(
       what,
     });
   }
-  const t = parsed.data;
-  return {
-    accessToken: t.access_token,
-    refreshToken: t.refresh_token,
-    expiresIn: t.expires_in,
-    scope: parseScopeString(t.scope),
-    tokenType: t.token_type,
-    idToken: t.id_token,
-    issuedTokenType: t.issued_token_type,
-  };
+  return tokenSetFromWire(parsed.data);
 }
 
 function shortGrant(grantType: string): string {

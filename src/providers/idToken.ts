@@ -1,4 +1,4 @@
-// Verifies the ID token a provider returned with the code: signature, issuer, audience, nonce.
+// Verifies the ID token a provider returned with the code: signature, issuer, audience, nonce (the broker checks it before storing a grant).
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 
 const jwksByUri = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
