@@ -1,7 +1,6 @@
 // The accounts page: what is connected, connect and disconnect as CSRF-protected forms, and disconnect = revoke at the AS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID } from '../../src/demo/authServer.js';
-import { grantOpsOf } from '../../src/onboarding/deps.js';
 import { driveAuthorization, obtainTokens } from '../helpers/consent.js';
 import { CookieJar } from '../helpers/cookieJar.js';
 import { type Harness, startHarness } from './harness.js';
@@ -118,7 +117,7 @@ describe('accounts page', () => {
     expect(h.stack.authServer.stats.revocations).toBe(revocations + 1);
     expect(h.stack.authServer.grants().filter((g) => g.accountId === 'demo')).toHaveLength(0);
 
-    const grant = await h.gateway.store.getGrant('demo', 'notes');
+    const grant = await h.grant('demo', 'notes');
     expect(grant).toMatchObject({ status: 'revoked' });
     expect(grant?.refreshTokenEnc).toBeUndefined();
     const next = await h.gateway.callTool(caller, 'list_notes', {});
@@ -142,13 +141,13 @@ describe('accounts page', () => {
       user: 'demo',
       prompt: 'consent',
     });
-    await grantOpsOf(h.gateway).save({ user: 'demo', provider: 'plain', client: 'test-agent', tokens });
+    await h.gateway.grants.saveGrantFromTokens({ user: 'demo', provider: 'plain', client: 'test-agent', tokens });
     const revocations = h.stack.authServer.stats.revocations;
     const page = await (await jar.fetch(`${h.url}/accounts`)).text();
     const res = await post(jar, '/accounts/disconnect', { provider: 'plain', csrf: csrfOf(page) });
     expect(res.headers.get('location')).toBe(`${h.url}/accounts?notice=revoked-here&provider=plain`);
     expect(h.stack.authServer.stats.revocations).toBe(revocations);
-    expect((await h.gateway.store.getGrant('demo', 'plain'))?.status).toBe('revoked');
+    expect((await h.grant('demo', 'plain'))?.status).toBe('revoked');
     const shown = await (await jar.fetch(res.headers.get('location') ?? '')).text();
     expect(shown).toContain('offers no way to revoke access remotely');
   });
@@ -158,14 +157,14 @@ describe('accounts page', () => {
     const page = await (await signedIn.fetch(`${h.url}/accounts`)).text();
     const csrf = csrfOf(page);
     expect(page).toMatch(/<form method="post" action="\/signout">/);
-    const before = await h.gateway.store.listGrants();
+    const before = await h.store.listGrants();
     const out = await post(signedIn, '/signout', { csrf });
     expect(out.status).toBe(200);
     expect(await out.text()).toContain('<h1>Signed out</h1>');
     expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/i);
     const stale = await post(signedIn, '/accounts/disconnect', { provider: 'notes', csrf });
     expect(stale.status).toBe(403);
-    expect(await h.gateway.store.listGrants()).toEqual(before);
+    expect(await h.store.listGrants()).toEqual(before);
     // A forged sign-out (no token) is refused like any other form.
     expect((await post(new CookieJar(), '/signout', { csrf: 'x' })).status).toBe(403);
   });

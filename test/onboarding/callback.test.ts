@@ -198,17 +198,17 @@ describe('bad callbacks: a clear page, an audit record, and grants unchanged', (
     // the snapshot is taken right before that bad callback, inside run(), via the audit count.
     const seen = callbacks().length;
     let snapshot = await h.grantsSnapshot();
-    const original = h.gateway.store.putGrant.bind(h.gateway.store);
+    const original = h.audit.write;
     const res = await (async () => {
-      // Refresh the snapshot whenever a good flow in the setup writes a grant.
-      h.gateway.store.putGrant = async (g) => {
-        await original(g);
-        snapshot = await h.grantsSnapshot();
+      // Refresh the snapshot whenever a good flow in the setup has stored a grant (its audit record comes after).
+      h.audit.write = async (record) => {
+        await original(record);
+        if (record.event === 'onboarding.callback' && record.outcome === 'ok') snapshot = await h.grantsSnapshot();
       };
       try {
         return await run();
       } finally {
-        h.gateway.store.putGrant = original;
+        h.audit.write = original;
       }
     })();
 
@@ -228,8 +228,9 @@ describe('bad callbacks: a clear page, an audit record, and grants unchanged', (
 
 describe('when the store fails', () => {
   it('a callback gets a page that says so, not a stack trace', async () => {
-    const original = h.gateway.store.getRecord.bind(h.gateway.store);
-    h.gateway.store.getRecord = async () => {
+    const { records } = h.gateway.onboarding;
+    const original = records.get;
+    records.get = async () => {
       throw new Error('store is down');
     };
     try {
@@ -242,7 +243,7 @@ describe('when the store fails', () => {
       expect(res.body).not.toContain('store is down');
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     } finally {
-      h.gateway.store.getRecord = original;
+      records.get = original;
     }
   });
 });

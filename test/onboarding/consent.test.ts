@@ -1,7 +1,6 @@
 // Consent lifetime (consentTtl, with an injected clock) and incremental consent (insufficient_scope leads to the union).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID } from '../../src/demo/authServer.js';
-import { grantOpsOf } from '../../src/onboarding/deps.js';
 import { driveAuthorization, obtainTokens } from '../helpers/consent.js';
 import { CookieJar } from '../helpers/cookieJar.js';
 import { authorizeUrlFromCall, type Harness, startHarness } from './harness.js';
@@ -24,7 +23,7 @@ describe('consent lifetime', () => {
     // The success page says how long the access lasts.
     expect(driven.body).toMatch(/This access lasts until/);
 
-    const grant = await h.gateway.store.getGrant('demo', 'notes');
+    const grant = await h.grant('demo', 'notes');
     expect(grant?.consentExpiresAt).toBe((grant?.consentedAt ?? 0) + 3_600_000);
     expect((await h.gateway.callTool(caller, 'list_notes', {})).ok).toBe(true);
 
@@ -44,7 +43,7 @@ describe('consent lifetime', () => {
     const again = await driveAuthorization(expired.error.authorizeUrl ?? '', { user: 'demo', follow: true });
     expect(again.response?.status).toBe(200);
     expect((await h.gateway.callTool(caller, 'list_notes', {})).ok).toBe(true);
-    const renewed = await h.gateway.store.getGrant('demo', 'notes');
+    const renewed = await h.grant('demo', 'notes');
     expect(renewed?.consentExpiresAt).toBeGreaterThan(grant?.consentExpiresAt ?? 0);
   });
 });
@@ -68,7 +67,12 @@ describe('incremental consent', () => {
       resource: h.gateway.config.providers.notes?.resource,
       user: 'demo',
     });
-    const first = await grantOpsOf(h.gateway).save({ user: 'demo', provider: 'notes', client: 'older-agent', tokens });
+    const first = await h.gateway.grants.saveGrantFromTokens({
+      user: 'demo',
+      provider: 'notes',
+      client: 'older-agent',
+      tokens,
+    });
     expect(first.scopes).toContain('notes:read');
     expect(first.scopes).not.toContain('notes:write');
     expect((await h.gateway.callTool(caller, 'list_notes', {})).ok).toBe(true);
@@ -85,7 +89,7 @@ describe('incremental consent', () => {
     const driven = await driveAuthorization(toAs.headers.get('location') ?? '', { user: 'demo', jar, follow: true });
     expect(driven.response?.status).toBe(200);
 
-    const second = await h.gateway.store.getGrant('demo', 'notes');
+    const second = await h.grant('demo', 'notes');
     expect(second?.id).toBe(first.id);
     expect(second?.scopes).toEqual(expect.arrayContaining(['notes:read', 'notes:write']));
     expect((await h.gateway.callTool(caller, 'create_note', { title: 'hello', body: 'world' })).ok).toBe(true);

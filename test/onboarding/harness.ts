@@ -1,6 +1,11 @@
 // An in-process gateway over HTTP with the onboarding routes, against the demo AS and notes API, with a clock tests can move.
+//
+// The gateway hands onboarding no store; the tests read stored grants through a second handle on the
+// same sqlite file, as another process sharing the store would.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createMemoryAuditSink, type MemoryAuditSink } from '../../src/audit/sink.js';
+import { createGrantStore, type KeywardStore } from '../../src/broker/store.js';
+import type { Grant } from '../../src/broker/types.js';
 import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/gateway/gateway.js';
@@ -31,6 +36,10 @@ export interface Harness {
   http: HttpServerHandle;
   url: string;
   clock: MovableClock;
+  /** The store the gateway uses, opened again: only for reading what the gateway wrote. */
+  store: KeywardStore;
+  /** The stored grant, ciphertext included. */
+  grant(user: string, provider: string): Promise<Grant | undefined>;
   /** The stored grants, secrets included, as JSON: compared before and after a bad callback. */
   grantsSnapshot(): Promise<string>;
   close(): Promise<void>;
@@ -48,7 +57,7 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const stack = await startStack({ store: () => 'memory:', ...opts.stack });
+  const stack = await startStack({ ...opts.stack });
   const raw = JSON.parse(readFileSync(stack.configPath, 'utf8')) as Record<string, unknown>;
   const providers = raw.providers as Record<string, Record<string, unknown>>;
   providers.notes = { ...providers.notes, ...opts.notes };
@@ -59,8 +68,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const clock = movableClock();
   const audit = createMemoryAuditSink();
   const gateway = await createGateway(config, { audit, clock, logger: createLogger({ level: 'silent' }) });
-  const router = httpOnboarding(gateway, opts.router);
-  const http = await listenHttp(gateway, { routers: [router] });
+  const onboarding = httpOnboarding(gateway, opts.router);
+  gateway.links.bind(onboarding.links);
+  const http = await listenHttp(gateway, { routers: [onboarding.router] });
+  const store = await createGrantStore(config.store);
   return {
     stack,
     gateway,
@@ -68,13 +79,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     http,
     url: stack.gatewayUrl,
     clock,
+    store,
+    grant: (user, provider) => store.getGrant(user, provider),
     async grantsSnapshot() {
-      const grants = await gateway.store.listGrants();
+      const grants = await store.listGrants();
       return JSON.stringify(grants.sort((a, b) => a.id.localeCompare(b.id)));
     },
     async close() {
       await http.close();
       await gateway.close();
+      await store.close();
       await stack.close();
     },
   };

@@ -1,7 +1,7 @@
 // The ID token that comes back with the code: signature, issuer, audience, nonce, and the claims OIDC requires.
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyIdToken } from '../../src/onboarding/idToken.js';
+import { verifyIdToken } from '../../src/providers/idToken.js';
 import { type FakeIssuer, startFakeIssuer } from '../identity/fakeIssuer.js';
 
 const NOW = 1_750_000_000;

@@ -12,7 +12,7 @@ let links: LoopbackLinks;
 beforeAll(async () => {
   h = await startHarness();
   links = createLoopbackLinks(onboardingDeps(h.gateway), { idleMs: 60_000, linkTtlMs: 120_000 });
-  h.gateway.setLinks(links);
+  h.gateway.links.bind(links);
 });
 afterAll(async () => {
   await links?.close();

@@ -1,10 +1,11 @@
 // The small pieces: cookie naming by origin, return paths, single-use state under a race, link binding.
 import { describe, expect, it } from 'vitest';
-import { createGrantStore } from '../../src/broker/store.js';
+import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import { cookiePolicy, readCookie, serializeCookie } from '../../src/onboarding/cookies.js';
 import { issueLink } from '../../src/onboarding/links.js';
 import { consumeState, type FlowState, keys, readLive, writeLive } from '../../src/onboarding/records.js';
 import { safeReturnPath } from '../../src/onboarding/signin.js';
+import { prefixedRecords } from '../../src/records.js';
 
 describe('the session cookie', () => {
   it('is __Host- prefixed and Secure over https', () => {
@@ -62,31 +63,34 @@ describe('flow state', () => {
   });
 
   it('is consumed once, even by callbacks that race', async () => {
-    const store = await createGrantStore('memory:');
+    const backing = await createGrantStore('memory:');
+    const store = prefixedRecords(backing, 'onboarding:');
     await writeLive(store, keys.state('st'), flow(2_000_000), clock);
     const results = await Promise.all([1, 2, 3, 4].map(() => consumeState(store, 'st', clock)));
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.reason)).toEqual(Array(3).fill('replayed_state'));
     expect(await consumeState(store, 'st', clock)).toEqual({ ok: false, reason: 'replayed_state' });
     expect(await consumeState(store, 'never', clock)).toEqual({ ok: false, reason: 'unknown_state' });
-    await store.close();
+    await backing.close();
   });
 
   it('past its own expiry is refused, whatever the backend TTL says', async () => {
-    const store = await createGrantStore('memory:');
-    await store.setRecord(keys.state('old'), flow(999_999), 60_000);
+    const backing = await createGrantStore('memory:');
+    const store = prefixedRecords(backing, 'onboarding:');
+    await store.set(keys.state('old'), flow(999_999), 60_000);
     expect(await consumeState(store, 'old', clock)).toEqual({ ok: false, reason: 'expired_state' });
-    await store.close();
+    await backing.close();
   });
 });
 
 describe('connect links', () => {
   it('name their user, provider, scopes and call in the store, and expire', async () => {
-    const store = await createGrantStore('memory:');
+    const backing = await createGrantStore('memory:');
+    const store = prefixedRecords(backing, 'onboarding:');
     let now = 5_000;
     const clock = { now: () => now };
     const { id, link } = await issueLink(
-      { store, clock },
+      { records: store, clock },
       { provider: 'notes', user: 'demo', client: 'agent', scopes: ['notes:write', 'notes:write'], callId: 'call-1' },
       1_000,
     );
@@ -101,6 +105,34 @@ describe('connect links', () => {
     expect(await readLive(store, keys.link(id), clock)).toEqual(link);
     now = 6_000;
     expect(await readLive(store, keys.link(id), clock)).toBeUndefined();
-    await store.close();
+    await backing.close();
+  });
+});
+
+describe("onboarding's record store", () => {
+  it('keeps every key under its prefix, so it cannot name a grant or another record', async () => {
+    const backing = await createGrantStore('memory:');
+    const records = prefixedRecords(backing, 'onboarding:');
+    await records.set('link:a', { n: 1 }, 60_000);
+    expect(await backing.keys()).toEqual(['onboarding:link:a']);
+    await backing.setRecord('signing-key', { secret: 'not onboarding' });
+    expect(await records.get('signing-key')).toBeUndefined();
+    // A grant's own key, asked of the record store, is only ever a record key under the prefix.
+    await records.set(grantKey('demo', 'notes'), { forged: true });
+    expect(await backing.getGrant('demo', 'notes')).toBeUndefined();
+    expect(await backing.keys('onboarding:')).toEqual([`onboarding:${grantKey('demo', 'notes')}`, 'onboarding:link:a']);
+    expect(() => prefixedRecords(backing, '')).toThrow(/prefix/);
+    await backing.close();
+  });
+
+  it('hands a record to exactly one of several racing takers', async () => {
+    const backing = await createGrantStore('memory:');
+    const records = prefixedRecords(backing, 'onboarding:');
+    await records.set('session:s', { user: 'demo' });
+    const taken = await Promise.all([1, 2, 3, 4, 5].map(() => records.take('session:s')));
+    expect(taken.filter((v) => v !== undefined)).toEqual([{ user: 'demo' }]);
+    expect(await records.get('session:s')).toBeUndefined();
+    expect(await records.delete('session:s')).toBe(false);
+    await backing.close();
   });
 });

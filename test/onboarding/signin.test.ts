@@ -32,7 +32,7 @@ describe('signed-in onboarding', () => {
     expect(driven.visited.some((v) => v.startsWith(`${h.url}/signin/callback`))).toBe(true);
     expect(driven.response?.status).toBe(200);
     expect(driven.body).toContain('Connected to notes');
-    expect(await h.gateway.store.getGrant('demo', 'notes')).toMatchObject({ status: 'active', user: 'demo' });
+    expect(await h.grant('demo', 'notes')).toMatchObject({ status: 'active', user: 'demo' });
     expect(h.audit.records.find((r) => r.event === 'onboarding.signin')).toMatchObject({ user: 'demo', outcome: 'ok' });
   });
 
