@@ -1,16 +1,27 @@
-// The built CLI's small commands: check, keygen, jwks.
+// The small commands: check through the built CLI (its exit status is the promise), keygen and jwks in-process.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runJwks, runKeygen } from '../../src/cli/keys.js';
 import { CLI, childEnv, type Stack, startStack } from '../helpers/stack.js';
 
 describe('keyward check, keygen and jwks', async () => {
   let stack: Stack;
+  const saved: Record<string, string | undefined> = {};
   beforeAll(async () => {
     stack = await startStack();
+    // The in-process commands read the config (and its env references) the way the real CLI does.
+    for (const [k, v] of Object.entries(stack.env)) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
   });
   afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     await stack?.close();
   });
 
@@ -39,20 +50,32 @@ describe('keyward check, keygen and jwks', async () => {
     expect(out.stdout).toMatch(/notes\s+refresh\s+discovery http:\/\/127\.0\.0\.1:9\s+FAILED/);
   });
 
+  /** What the command printed with console.log (these commands print nothing else). */
+  async function printed(command: () => void | Promise<void>): Promise<string> {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(' '));
+    });
+    try {
+      await command();
+    } finally {
+      spy.mockRestore();
+    }
+    return lines.join('\n');
+  }
+
   it('keygen: prints a fresh 32-byte base64url key each time', async () => {
-    const a = (await run('keygen')).stdout.trim();
-    const b = (await run('keygen')).stdout.trim();
+    const a = (await printed(runKeygen)).trim();
+    const b = (await printed(runKeygen)).trim();
     expect(Buffer.from(a, 'base64url')).toHaveLength(32);
     expect(a).not.toBe(b);
   });
 
   it('jwks: prints the public signing key, the same on every run, with no private part', async () => {
-    const first = JSON.parse((await run('jwks', '--config', stack.configPath)).stdout) as {
-      keys: Record<string, unknown>[];
-    };
-    const second = JSON.parse((await run('jwks', '--config', stack.configPath)).stdout) as {
-      keys: Record<string, unknown>[];
-    };
+    // Each run opens the store on its own, as separate invocations do; the key is created once and kept.
+    const jwks = () => printed(() => runJwks({ config: stack.configPath }));
+    const first = JSON.parse(await jwks()) as { keys: Record<string, unknown>[] };
+    const second = JSON.parse(await jwks()) as { keys: Record<string, unknown>[] };
     expect(first.keys).toHaveLength(1);
     expect(first.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256' });
     expect(first.keys[0]).not.toHaveProperty('d');

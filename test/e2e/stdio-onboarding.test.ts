@@ -1,12 +1,11 @@
 // stdio onboarding end to end: the SDK client spawns `keyward serve`, gets a loopback URL in the error, a scripted browser consents, the retry succeeds.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRevoke } from '../../src/cli/revoke.js';
 import { expectNoCanary } from '../helpers/canary.js';
 import { driveAuthorization } from '../helpers/consent.js';
 import { CookieJar } from '../helpers/cookieJar.js';
@@ -79,16 +78,27 @@ describe('keyward serve over stdio: onboarding through a loopback listener', () 
     expect(created.isError).toBeFalsy();
   });
 
-  it("`keyward revoke` in another process reaches the AS, and the server's next call needs reauth", async () => {
+  it("`keyward revoke` outside the server process reaches the AS, and the server's next call needs reauth", async () => {
     const revocations = stack.authServer.stats.revocations;
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [CLI, 'revoke', 'notes', '--config', stack.configPath],
-      {
-        env: childEnv(stack, { KEYWARD_LOG_LEVEL: 'warn' }),
-      },
-    );
-    expect(stdout).toMatch(/^Revoked demo's notes grant/);
+    // The command runs in this test's process: the stdio server is the other process sharing the store.
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const saved = Object.fromEntries(Object.keys(stack.env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, stack.env);
+    try {
+      const code = await runRevoke(
+        'notes',
+        { config: stack.configPath },
+        { out: (l) => lines.push(l), err: (l) => errors.push(l), env: { KEYWARD_LOG_LEVEL: 'silent' } },
+      );
+      expect({ code, errors }).toEqual({ code: 0, errors: [] });
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(lines[0]).toMatch(/^Revoked demo's notes grant/);
     expect(stack.authServer.stats.revocations).toBe(revocations + 1);
 
     // The running stdio server shares the store: its cached credential is not used again.
