@@ -67,6 +67,9 @@ describe('loopback onboarding links', () => {
     expect(driven.body).toContain('keyward revoke');
     const done = await waiting;
     expect(done).toMatchObject({ ok: true, provider: 'notes', user: 'demo', linkId });
+    // What the broker hands back to onboarding is the grant's summary: no ciphertext, no token.
+    expect(done.grant).toMatchObject({ user: 'demo', provider: 'notes', status: 'active', hasRefreshToken: true });
+    expect(Object.keys(done.grant ?? {}).filter((k) => /Enc$|^(access|refresh|id)Token$/.test(k))).toEqual([]);
     expect((await h.gateway.callTool({ user: 'demo', client: 'claude' }, 'list_notes', {})).ok).toBe(true);
   });
 
