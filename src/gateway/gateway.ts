@@ -9,6 +9,11 @@ import type { ResolvedConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import {
+  createSignInRelyingParty,
+  type SignInClientOptions,
+  type SignInRelyingParty,
+} from '../providers/signInClient.js';
 import { prefixedRecords, type RecordStore } from '../records.js';
 import { loadTools } from '../tools/load.js';
 import type { ToolDefinition } from '../tools/types.js';
@@ -40,7 +45,12 @@ export interface Gateway {
   /** Saving (from tokens a caller already holds: tests, benchmarks), listing and revoking grants. */
   grants: GrantService;
   /** What onboarding gets: the broker's narrow API and a record store of its own, no store, cipher or lock. */
-  onboarding: { grants: OnboardingGrants; records: RecordStore };
+  onboarding: {
+    grants: OnboardingGrants;
+    records: RecordStore;
+    /** The OIDC client at config.identity's issuer, for signing people in at /connect and /accounts. */
+    signIn?: (opts: Omit<SignInClientOptions, 'fetch'>) => SignInRelyingParty;
+  };
   audit: AuditSink;
   /** Where reauth errors send the user; the composition root binds onboarding's links here. */
   links: LinkSource;
@@ -70,9 +80,16 @@ export async function createGateway(config: ResolvedConfig, opts: GatewayOptions
   const { store, providers, signingKeys, broker, grants } = stack;
   const audit = opts.audit ?? createAuditSink(config.audit);
   const links = createLinkSource(opts.links ?? connectRouteLinks(config.server.publicUrl));
-  const onboarding = {
+  const { identity } = config;
+  const onboarding: Gateway['onboarding'] = {
     grants: createOnboardingGrants({ config, grants, providers, clock, logger }),
     records: prefixedRecords(store, ONBOARDING_RECORD_PREFIX),
+    ...(identity
+      ? {
+          signIn: (o: Omit<SignInClientOptions, 'fetch'>) =>
+            createSignInRelyingParty(identity, { ...o, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+        }
+      : {}),
   };
 
   const gateway: Gateway = {

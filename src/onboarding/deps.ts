@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { ProviderRegistry } from '../providers/types.js';
 import type { RecordStore } from '../records.js';
 import type { ToolDefinition } from '../tools/types.js';
+import type { OpenIdentityProviderClient } from './signin.js';
 
 export interface OnboardingDeps {
   config: ResolvedConfig;
@@ -21,6 +22,8 @@ export interface OnboardingDeps {
   logger: Logger;
   /** The broker's narrow API: completing grants, and the queries onboarding needs. */
   grants: OnboardingGrants;
+  /** The OIDC client at config.identity's issuer, for signing people in; absent without inbound identity. */
+  signIn?: OpenIdentityProviderClient;
 }
 
 export function onboardingDeps(gateway: Gateway): OnboardingDeps {
@@ -33,6 +36,7 @@ export function onboardingDeps(gateway: Gateway): OnboardingDeps {
     audit: gateway.audit,
     logger: gateway.logger,
     grants: gateway.onboarding.grants,
+    ...(gateway.onboarding.signIn ? { signIn: gateway.onboarding.signIn } : {}),
   };
 }
 

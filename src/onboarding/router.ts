@@ -82,12 +82,16 @@ export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRou
   const { config } = deps;
   const publicUrl = trimSlash(opts.publicUrl ?? config.server.publicUrl);
   const mode = opts.mode ?? (config.identity ? 'signin' : 'local');
-  if (mode === 'signin' && !config.identity) throw new Error('onboarding mode "signin" needs config.identity');
+  if (mode === 'signin' && (!config.identity || !deps.signIn))
+    throw new Error('onboarding mode "signin" needs config.identity');
   const localUser = opts.localUser ?? config.server.user;
   const sessions = createSessions(deps, publicUrl);
   const signIn =
-    mode === 'signin' && config.identity
-      ? createSignIn(deps, config.identity, { publicUrl, ...(opts.signInClient ? { client: opts.signInClient } : {}) })
+    mode === 'signin' && config.identity && deps.signIn
+      ? createSignIn(deps, config.identity, deps.signIn, {
+          publicUrl,
+          ...(opts.signInClient ? { client: opts.signInClient } : {}),
+        })
       : undefined;
   const subjectMustMatch = opts.subjectMustMatch ?? defaultSubjectCheck(config);
   const router = Router();

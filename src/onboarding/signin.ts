@@ -1,9 +1,7 @@
 // Signing people in at the gateway's inbound identity provider (OIDC code + PKCE), so /connect knows who is at the browser.
-import { createHash } from 'node:crypto';
-import * as oidc from 'openid-client';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
-import { memoiseUnlessRejected } from '../memo.js';
 import type { RecordStore } from '../records.js';
 import { ReasonError } from './errors.js';
 import { keys, type SignInState, STATE_TTL_MS, writeLive } from './records.js';
@@ -12,6 +10,30 @@ export interface SignInClient {
   clientId: string;
   clientSecret?: string;
 }
+
+/**
+ * The OIDC client at the identity provider, built by the composition root (src/providers/signInClient.ts):
+ * onboarding runs no token client of its own. A failure carries `stage`: `unavailable` (the provider
+ * could not be reached or registered with) or `rejected` (the code exchange or the ID token failed).
+ */
+export interface IdentityProviderClient {
+  redirectUri: string;
+  authorizationUrl(req: { state: string; nonce: string; codeChallenge: string; scope: string }): Promise<URL>;
+  claimsAt(
+    currentUrl: URL,
+    expected: { codeVerifier: string; state: string; nonce: string },
+  ): Promise<Record<string, unknown> | undefined>;
+}
+
+/** Opens the identity provider client for an origin; a dynamically registered client id is kept in `remember`. */
+export type OpenIdentityProviderClient = (opts: {
+  publicUrl: string;
+  client?: SignInClient;
+  remember: {
+    get(digest: string): Promise<{ clientId: string } | undefined>;
+    set(digest: string, value: { clientId: string }): Promise<void>;
+  };
+}) => IdentityProviderClient;
 
 export interface SignIn {
   redirectUri: string;
@@ -40,86 +62,52 @@ export function safeReturnPath(value: unknown, fallback = '/accounts'): string {
 }
 
 /**
- * The client the gateway signs in with: the one configured, else one registered dynamically
- * (RFC 7591) at the issuer on first use and remembered in the store, so every instance and
- * restart reuses it.
+ * Signing in: the state, PKCE and browser binding are kept here, in onboarding's records; the client
+ * the gateway signs in with (the one configured, else one registered dynamically at the issuer on
+ * first use and remembered in the records, so every instance and restart reuses it) is `openClient`'s.
  */
 export function createSignIn(
-  deps: { records: RecordStore; clock: Clock; fetch?: typeof fetch },
+  deps: { records: RecordStore; clock: Clock },
   identity: ResolvedIdentity,
+  openClient: OpenIdentityProviderClient,
   opts: { publicUrl: string; client?: SignInClient },
 ): SignIn {
-  const redirectUri = `${opts.publicUrl.replace(/\/+$/, '')}/signin/callback`;
-  const issuer = new URL(identity.issuer);
-  const execute = issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
-  const base = {
-    execute,
-    ...(deps.fetch ? { [oidc.customFetch]: deps.fetch as unknown as oidc.CustomFetch } : {}),
-  };
-  async function resolveConfig(): Promise<oidc.Configuration> {
-    if (opts.client) {
-      return oidc.discovery(
-        issuer,
-        opts.client.clientId,
-        opts.client.clientSecret,
-        opts.client.clientSecret ? undefined : oidc.None(),
-        base,
-      );
-    }
-    const recordKey = keys.signInClient(
-      createHash('sha256').update(`${issuer.href} ${redirectUri}`).digest('base64url'),
-    );
-    const known = await deps.records.get<{ clientId: string }>(recordKey);
-    if (known) return oidc.discovery(issuer, known.clientId, undefined, oidc.None(), base);
-    const config = await oidc.dynamicClientRegistration(
-      issuer,
-      {
-        client_name: 'Keyward',
-        redirect_uris: [redirectUri],
-        response_types: ['code'],
-        grant_types: ['authorization_code'],
-        token_endpoint_auth_method: 'none',
-        application_type: 'web',
-      },
-      oidc.None(),
-      base,
-    );
-    await deps.records.set(recordKey, { clientId: config.clientMetadata().client_id });
-    return config;
-  }
-
-  const configuration = memoiseUnlessRejected(resolveConfig).get;
+  const idp = openClient({
+    publicUrl: opts.publicUrl,
+    ...(opts.client ? { client: opts.client } : {}),
+    remember: {
+      get: (d) => deps.records.get<{ clientId: string }>(keys.signInClient(d)),
+      set: (d, value) => deps.records.set(keys.signInClient(d), value),
+    },
+  });
+  const failed = (err: unknown): SignInError =>
+    (err as { stage?: unknown }).stage === 'rejected'
+      ? new SignInError('rejected', 'the sign-in was not completed', { cause: err })
+      : new SignInError('unavailable', 'the identity provider could not be reached', { cause: err });
 
   return {
-    redirectUri,
+    redirectUri: idp.redirectUri,
     async begin(returnTo, binding) {
-      let config: oidc.Configuration;
+      const codeVerifier = randomBytes(32).toString('base64url');
+      const state = randomBytes(32).toString('base64url');
+      const nonce = randomBytes(32).toString('base64url');
+      const scope = ['openid', ...(identity.userClaim === 'email' ? ['email'] : [])].join(' ');
+      let url: URL;
       try {
-        config = await configuration();
+        url = await idp.authorizationUrl({ state, nonce, codeChallenge: digest(codeVerifier), scope });
       } catch (err) {
-        throw new SignInError('unavailable', 'the identity provider could not be reached', { cause: err });
+        throw failed(err);
       }
-      const codeVerifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
-      const now = deps.clock.now();
+      // Written only once the provider is reachable, so an outage leaves no half-started sign-ins.
       const record: SignInState = {
         codeVerifier,
         nonce,
         bindingHash: digest(binding),
         returnTo: safeReturnPath(returnTo),
-        expiresAt: now + STATE_TTL_MS,
+        expiresAt: deps.clock.now() + STATE_TTL_MS,
       };
       await writeLive(deps.records, keys.signInState(state), record, deps.clock);
-      const scope = ['openid', ...(identity.userClaim === 'email' ? ['email'] : [])].join(' ');
-      return oidc.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope,
-        state,
-        nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
-      });
+      return url;
     },
     async complete(currentUrl, binding) {
       const state = currentUrl.searchParams.get('state');
@@ -132,23 +120,11 @@ export function createSignIn(
       if (!binding || digest(binding) !== record.bindingHash) {
         throw new SignInError('unknown_state', 'the sign-in was started in another browser');
       }
-      let config: oidc.Configuration;
+      let claims: Record<string, unknown> | undefined;
       try {
-        config = await configuration();
+        claims = await idp.claimsAt(currentUrl, { codeVerifier: record.codeVerifier, state, nonce: record.nonce });
       } catch (err) {
-        throw new SignInError('unavailable', 'the identity provider could not be reached', { cause: err });
-      }
-      let claims: oidc.IDToken | undefined;
-      try {
-        const tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
-          pkceCodeVerifier: record.codeVerifier,
-          expectedState: state,
-          expectedNonce: record.nonce,
-          idTokenExpected: true,
-        });
-        claims = tokens.claims();
-      } catch (err) {
-        throw new SignInError('rejected', 'the sign-in was not completed', { cause: err });
+        throw failed(err);
       }
       const user = claims?.[identity.userClaim];
       if (typeof user !== 'string' || !user)
