@@ -1,4 +1,4 @@
-// One onboarding flow: /connect builds the provider redirect (PKCE, state, nonce); /callback checks everything and stores the grant.
+// One onboarding flow: /connect builds the provider redirect (PKCE, state, nonce); /callback checks the flow, and the broker exchanges the code and stores the grant.
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ProviderRuntime } from '../providers/types.js';
