@@ -18,9 +18,9 @@ import {
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { AuthorizeLinks } from '../onboarding/types.js';
 import { buildDownstreamRequest } from '../tools/request.js';
 import { isIdempotent, type ToolDefinition } from '../tools/types.js';
+import type { AuthorizeLinks } from './links.js';
 
 export interface ToolCallDeps {
   config: ResolvedConfig;
