@@ -1,40 +1,17 @@
 // Encryption at rest for grant secrets: JWE (dir + A256GCM) bound to its user, provider and tenant.
-import { createHash, randomBytes } from 'node:crypto';
 import { CompactEncrypt, type CompactJWEHeaderParameters, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { KEY_BYTES } from '../config/keys.js';
 import type { EncryptionKey } from '../config/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { GrantCipher, SecretBinding } from './types.js';
 
-const KEY_BYTES = 32;
+// Kept importable from here for the CLI and tests; the config owns the one decoder.
+export { encryptionKeyFrom, generateEncryptionKey, keyIdOf } from '../config/keys.js';
+
 const ALG = 'dir';
 const ENC = 'A256GCM';
 /** Compact JWE with `dir`: header, an empty encrypted key, iv, ciphertext, tag. */
 const COMPACT_DIR_JWE = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
-
-/** A fresh 256-bit key, base64url: what `keyward keygen` prints and the config holds. */
-export function generateEncryptionKey(): string {
-  return randomBytes(KEY_BYTES).toString('base64url');
-}
-
-/** The short id that goes into each JWE's `kid`: it names the key without revealing it. */
-export function keyIdOf(key: Uint8Array): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 12);
-}
-
-/** Decodes a configured key (base64url, or base64 with padding) and derives its kid. */
-export function encryptionKeyFrom(text: string): EncryptionKey {
-  const trimmed = text.trim();
-  if (!/^[A-Za-z0-9_+/-]+={0,2}$/.test(trimmed)) {
-    throw new TypeError('an encryption key must be base64url text; generate one with `keyward keygen`');
-  }
-  const key = new Uint8Array(Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url'));
-  if (key.length !== KEY_BYTES) {
-    throw new TypeError(
-      `an encryption key must be ${KEY_BYTES} bytes (got ${key.length}); generate one with \`keyward keygen\``,
-    );
-  }
-  return { kid: keyIdOf(key), key };
-}
 
 /** True for a string that has the shape of a ciphertext this module wrote; says nothing about which key. */
 export function isSealedSecret(value: unknown): value is string {
