@@ -1,7 +1,6 @@
 // What a provider is to the gateway: its endpoints, its quirks, and the token requests it answers.
 
-import type { Strategy } from '../broker/types.js';
-import type { ResolvedProvider } from '../config/types.js';
+import type { ResolvedProvider, Strategy } from '../config/types.js';
 
 /** Where a provider's endpoints are, after config, preset and discovery are merged. */
 export interface ProviderEndpoints {
