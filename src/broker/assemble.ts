@@ -50,7 +50,7 @@ export async function openBrokerStack(config: ResolvedConfig, opts: BrokerStackO
     ...(opts.providerTimeoutMs ? { timeoutMs: opts.providerTimeoutMs } : {}),
   });
   // The lock keeps two processes that start together from each creating a signing key.
-  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
+  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl, clock });
   const broker = createCredentialBroker({
     config,
     store,

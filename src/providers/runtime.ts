@@ -1,5 +1,6 @@
 // A configured provider at run time: endpoints (config, preset or discovery), client auth and token requests.
 import type { ResolvedProvider } from '../config/types.js';
+import { memoiseUnlessRejected } from '../memo.js';
 import { discoverEndpoints } from './discovery.js';
 import { revokeRfc7009 } from './revocation.js';
 import { requestTokens, type TokenClientOptions } from './tokenClient.js';
@@ -38,7 +39,6 @@ export function createProviderRuntime(
   const sendResource = preset?.resourceParameter ?? true;
   const separator = preset?.scopeSeparator ?? ' ';
   const audience = config.resource ?? new URL(config.apiBaseUrl).origin;
-  let endpointsPromise: Promise<ProviderEndpoints> | undefined;
   let scopesSupported: string[] | undefined;
 
   const explicit: Partial<ProviderEndpoints> = stripUndefined({
@@ -84,16 +84,12 @@ export function createProviderRuntime(
     return merged as ProviderEndpoints;
   }
 
+  // A failed discovery is not cached: the next call tries again. The first caller's signal bounds it.
+  let firstSignal: AbortSignal | undefined;
+  const resolved = memoiseUnlessRejected(() => resolveEndpoints(firstSignal));
   function endpoints(o?: TokenRequestOptions): Promise<ProviderEndpoints> {
-    if (!endpointsPromise) {
-      const p = resolveEndpoints(o?.signal);
-      endpointsPromise = p;
-      // A failed discovery is not cached: the next call tries again.
-      p.catch(() => {
-        if (endpointsPromise === p) endpointsPromise = undefined;
-      });
-    }
-    return endpointsPromise;
+    firstSignal = o?.signal;
+    return resolved.get();
   }
 
   async function clientOptions(
