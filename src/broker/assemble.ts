@@ -46,6 +46,7 @@ export async function openBrokerStack(config: ResolvedConfig, opts: BrokerStackO
   const lock = await createRefreshLock(config.store, { metrics });
   const providers = createProviderRegistry(config, {
     logger,
+    clock,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.providerTimeoutMs ? { timeoutMs: opts.providerTimeoutMs } : {}),
   });
