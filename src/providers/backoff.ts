@@ -13,8 +13,11 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { defaultSeconds: 2, maxDefaultSeconds: 60, maxSeconds: 900 };
 
-/** OAuth errors by which a server says "later" without a 5xx (RFC 6749 s.5.2, RFC 8628 s.3.5). */
-const WAIT_ERRORS = new Set(['temporarily_unavailable', 'slow_down']);
+/**
+ * OAuth errors by which a server says "later" without a 5xx (RFC 6749 s.5.2). Not `slow_down`:
+ * in a device grant it is about one device code's polling, not the provider as a whole.
+ */
+const WAIT_ERRORS = new Set(['temporarily_unavailable']);
 
 export interface ProviderBackoff {
   /** Throws a not-sent, transient TokenEndpointError carrying the seconds left, while held. */
