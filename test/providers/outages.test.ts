@@ -161,7 +161,7 @@ describe("a provider's wait holds back the gateway's own token requests", () => 
       clock.advance(1_000);
       const { payload, ms } = await failedCall(t.h);
       expect(payload).toMatchObject({ code: 'provider_unavailable', retryAfterSeconds: 30 - (i + 1) });
-      expect(ms).toBeLessThan(500);
+      expect(ms).toBeLessThan(1_500);
     }
     expect(t.s.seen).toHaveLength(1);
     up = true;
@@ -248,7 +248,7 @@ describe("a provider's wait holds back the gateway's own token requests", () => 
 });
 
 describe('what a failed token request tells its caller', () => {
-  async function failure(handler: FakeHandler | 'refused', timeoutMs = 200) {
+  async function failure(handler: FakeHandler | 'refused', timeoutMs: number) {
     const s = await startFakeServer(handler === 'refused' ? (_req, res) => json(res, 200, GOOD) : handler);
     cleanup.push(s.close);
     if (handler === 'refused') await s.close();
@@ -295,7 +295,8 @@ describe('what a failed token request tells its caller', () => {
       'invalid_grant',
     ],
   ])('%s', async (_name, handler, delivery, oauthError) => {
-    for (const err of await failure(handler)) {
+    // Only the timeout case is short: a busy machine must not turn a cut connection into a timeout.
+    for (const err of await failure(handler, handler === never ? 200 : 10_000)) {
       expect(err.delivery).toBe(delivery);
       expect(err.maybeProcessed).toBe(delivery === 'unknown');
       if (oauthError) expect(err.oauthError).toBe(oauthError);
