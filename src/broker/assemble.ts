@@ -46,11 +46,12 @@ export async function openBrokerStack(config: ResolvedConfig, opts: BrokerStackO
   const lock = await createRefreshLock(config.store, { metrics });
   const providers = createProviderRegistry(config, {
     logger,
+    clock,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.providerTimeoutMs ? { timeoutMs: opts.providerTimeoutMs } : {}),
   });
   // The lock keeps two processes that start together from each creating a signing key.
-  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl });
+  const signingKeys = createSigningKeys({ store, cipher, lock, issuer: config.server.publicUrl, clock });
   const broker = createCredentialBroker({
     config,
     store,

@@ -1,40 +1,17 @@
 // Encryption at rest for grant secrets: JWE (dir + A256GCM) bound to its user, provider and tenant.
-import { createHash, randomBytes } from 'node:crypto';
 import { CompactEncrypt, type CompactJWEHeaderParameters, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { KEY_BYTES } from '../config/keys.js';
 import type { EncryptionKey } from '../config/types.js';
-import { StoreUnavailableError } from '../errors.js';
+import { ReauthRequiredError, StoreUnavailableError } from '../errors.js';
 import type { GrantCipher, SecretBinding } from './types.js';
 
-const KEY_BYTES = 32;
+// Kept importable from here for the CLI and tests; the config owns the one decoder.
+export { encryptionKeyFrom, generateEncryptionKey, keyIdOf } from '../config/keys.js';
+
 const ALG = 'dir';
 const ENC = 'A256GCM';
 /** Compact JWE with `dir`: header, an empty encrypted key, iv, ciphertext, tag. */
 const COMPACT_DIR_JWE = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
-
-/** A fresh 256-bit key, base64url: what `keyward keygen` prints and the config holds. */
-export function generateEncryptionKey(): string {
-  return randomBytes(KEY_BYTES).toString('base64url');
-}
-
-/** The short id that goes into each JWE's `kid`: it names the key without revealing it. */
-export function keyIdOf(key: Uint8Array): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 12);
-}
-
-/** Decodes a configured key (base64url, or base64 with padding) and derives its kid. */
-export function encryptionKeyFrom(text: string): EncryptionKey {
-  const trimmed = text.trim();
-  if (!/^[A-Za-z0-9_+/-]+={0,2}$/.test(trimmed)) {
-    throw new TypeError('an encryption key must be base64url text; generate one with `keyward keygen`');
-  }
-  const key = new Uint8Array(Buffer.from(trimmed.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url'));
-  if (key.length !== KEY_BYTES) {
-    throw new TypeError(
-      `an encryption key must be ${KEY_BYTES} bytes (got ${key.length}); generate one with \`keyward keygen\``,
-    );
-  }
-  return { kid: keyIdOf(key), key };
-}
 
 /** True for a string that has the shape of a ciphertext this module wrote; says nothing about which key. */
 export function isSealedSecret(value: unknown): value is string {
@@ -77,6 +54,26 @@ function undecryptable(reason: string, internal: string, cause?: unknown): Store
     `a stored grant could not be decrypted: ${reason}`,
     { internal },
     cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * A ciphertext under a key the config no longer has. Waiting will not help, so it is never
+ * retryable: the operator puts the old key back in `previousEncryptionKeys`, or, for a user's
+ * grant, the user grants access again (which seals a new grant under the current key). The grant
+ * itself is left as it is, so the first fix still works after the error.
+ */
+function wrongKey(kid: string, detail: string, internal: string, grant: SecretBinding | undefined): Error {
+  if (grant && !grant.user.startsWith('@')) {
+    return new ReauthRequiredError(
+      `The stored ${grant.provider} grant was sealed with an encryption key this gateway does not have (kid ${kid}): ` +
+        'the operator can add that key to previousEncryptionKeys, or the user can grant access again.',
+      { provider: grant.provider, reason: 'encryption_key_unknown', internal },
+    );
+  }
+  return new StoreUnavailableError(
+    `a stored secret could not be decrypted: ${detail}; add the key it was written with to previousEncryptionKeys`,
+    { internal },
   );
 }
 
@@ -137,7 +134,7 @@ export function createGrantCipher(opts: { current: EncryptionKey; previous?: Enc
   };
 
   /** Opens a ciphertext and returns the plaintext and the binding it was sealed with. */
-  const open = async (jwe: string): Promise<{ plaintext: string; bound: SecretBinding }> => {
+  const open = async (jwe: string, grant?: SecretBinding): Promise<{ plaintext: string; bound: SecretBinding }> => {
     if (typeof jwe !== 'string' || !COMPACT_DIR_JWE.test(jwe)) {
       throw undecryptable('the stored value is not a ciphertext this gateway wrote', 'not a compact dir JWE');
     }
@@ -155,9 +152,11 @@ export function createGrantCipher(opts: { current: EncryptionKey; previous?: Enc
     }
     const candidates = byKid.get(header.kid);
     if (!candidates) {
-      throw undecryptable(
-        `no configured encryption key has kid ${header.kid}; add the key it was written with to encryption.previous`,
+      throw wrongKey(
+        header.kid,
+        `no configured encryption key has kid ${header.kid}`,
         `unknown kid ${header.kid}; known: ${[...byKid.keys()].join(', ')}`,
+        grant,
       );
     }
     let lastError: unknown;
@@ -174,6 +173,7 @@ export function createGrantCipher(opts: { current: EncryptionKey; previous?: Enc
         lastError = err;
       }
     }
+    // The kid is a digest of the key, so a known kid that fails means damaged data, not a missing key.
     throw undecryptable(
       `the encryption key does not match (kid ${header.kid})`,
       `decryption failed with every key named ${header.kid}`,
@@ -186,7 +186,7 @@ export function createGrantCipher(opts: { current: EncryptionKey; previous?: Enc
     encrypt: seal,
     async decrypt(jwe, binding) {
       checkBinding(binding);
-      const { plaintext, bound } = await open(jwe);
+      const { plaintext, bound } = await open(jwe, binding);
       // The header is authenticated, so a match here means the ciphertext was sealed for this grant.
       if (bound.user !== binding.user || bound.provider !== binding.provider || bound.tenant !== binding.tenant) {
         throw undecryptable(

@@ -1,4 +1,5 @@
 // `keyward rotate-key`: seal every stored secret again under the current encryption key.
+import { type Clock, systemClock } from '../clock.js';
 import type { KeywardCipher } from './crypto.js';
 import { isSealedSecret } from './crypto.js';
 import { GRANT_PREFIX, grantKey, type KeywardStore } from './store.js';
@@ -24,6 +25,8 @@ export interface RotateOptions {
   lock?: RefreshLock;
   /** The lock key of a grant; must match the broker's. Default: the broker's, `grantKey`. */
   lockKey?: (grant: Grant) => string;
+  /** Reads a record's remaining lifetime; the store's expiry times are on the same clock. */
+  clock?: Clock;
 }
 
 const GRANT_SECRET_FIELDS = ['refreshTokenEnc', 'accessTokenEnc'] as const;
@@ -95,7 +98,7 @@ export async function rotateEncryptionKey(
     }
     let ttlMs: number | undefined;
     if (entry.expiresAt !== undefined) {
-      ttlMs = entry.expiresAt - Date.now();
+      ttlMs = entry.expiresAt - (opts.clock ?? systemClock).now();
       // It expired while we worked: nothing left to protect.
       if (ttlMs <= 0) continue;
     }

@@ -1,6 +1,8 @@
 // The gateway's own signing key for `mint`: generated once, kept encrypted in the store, loaded once per process.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { type Clock, systemClock } from '../clock.js';
 import { StoreUnavailableError } from '../errors.js';
+import { memoiseUnlessRejected } from '../memo.js';
 import type { GrantCipher, GrantStore, RefreshLock, SecretBinding } from './types.js';
 
 export const SIGNING_KEY_RECORD = 'signing-key';
@@ -40,9 +42,11 @@ export function createSigningKeys(deps: {
   /** Serializes first-time creation across processes sharing the store. */
   lock?: RefreshLock;
   alg?: SigningAlg;
+  /** When a new key says it was created. */
+  clock?: Clock;
 }): SigningKeys {
   const alg = deps.alg ?? 'ES256';
-  let loading: Promise<{ signer: Signer; publicJwk: JWK }> | undefined;
+  const clock = deps.clock ?? systemClock;
 
   async function create(): Promise<StoredSigningKey> {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -55,7 +59,7 @@ export function createSigningKeys(deps: {
       kid,
       publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
       privateJwkEnc: await deps.cipher.encrypt(JSON.stringify(privateJwk), BINDING),
-      createdAt: Date.now(),
+      createdAt: clock.now(),
     };
   }
 
@@ -82,16 +86,8 @@ export function createSigningKeys(deps: {
     return { signer: { alg: stored.alg, kid: stored.kid, key, issuer: deps.issuer }, publicJwk: stored.publicJwk };
   }
 
-  function loaded() {
-    if (!loading) {
-      const p = load();
-      loading = p;
-      p.catch(() => {
-        if (loading === p) loading = undefined;
-      });
-    }
-    return loading;
-  }
+  // A failed load (store down) is not kept: the next signer() tries again.
+  const loaded = memoiseUnlessRejected(load).get;
 
   return {
     signer: async () => (await loaded()).signer,

@@ -1,4 +1,5 @@
 // The broker's contract: grants as stored, the credential a call gets, and the store and lock seams.
+import type { Strategy } from '../config/types.js';
 import { redactSecretInText } from '../downstream/redact.js';
 import type { ToolDefinition } from '../tools/types.js';
 
@@ -29,7 +30,8 @@ export interface Grant {
   lastUsedAt?: number;
 }
 
-export type Strategy = 'refresh' | 'exchange' | 'mint';
+// The config declares the strategies; the broker carries them out.
+export type { Strategy } from '../config/types.js';
 
 /** Who is calling, for which tool: everything the broker needs to pick a credential. */
 export interface CallIdentity {

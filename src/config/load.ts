@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { keyIdOf } from '../broker/crypto.js';
 import { ConfigError } from '../errors.js';
 import { formatIssues } from './issues.js';
+import { decodeEncryptionKey, keyIdOf } from './keys.js';
 import { isLoopbackHost, KeywardConfig, type KeywardConfigParsed, SecretRef, STORE_URL } from './schema.js';
 import type { EncryptionKey, ResolvedConfig, ResolvedIdentity, ResolvedProvider } from './types.js';
 
@@ -181,20 +181,15 @@ class SecretReader {
       }
       return undefined;
     }
-    const key = decodeKey(value.trim());
+    const key = decodeEncryptionKey(value);
     if (!key) {
-      this.problems.push(`${where}: must be a 32-byte key in base64url (generate one with \`keyward keygen\`)`);
+      this.problems.push(
+        `${where}: must be a 32-byte key in base64url or base64 (generate one with \`keyward keygen\`)`,
+      );
       return undefined;
     }
     return { kid: keyIdOf(key), key };
   }
-}
-
-function decodeKey(text: string): Uint8Array | undefined {
-  // Buffer's decoder skips characters it does not know, so the alphabet is checked first.
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(text)) return undefined;
-  const bytes = Buffer.from(text, 'base64url');
-  return bytes.length === 32 ? new Uint8Array(bytes) : undefined;
 }
 
 /** `sqlite:rel/path` -> `sqlite:/abs/path`; other schemes pass through. */

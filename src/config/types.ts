@@ -1,6 +1,9 @@
 // The config after loading: secrets read, relative paths made absolute, defaults filled in.
 import type { IdentityConfig, KeywardConfigParsed, ProviderConfig } from './schema.js';
 
+/** How a provider's grant becomes a call's credential (see the strategies table in the design). */
+export type Strategy = ProviderConfig['strategy'];
+
 export interface EncryptionKey {
   /** A short id derived from the key; it goes in each JWE's protected header. */
   kid: string;

@@ -1,4 +1,5 @@
 // The configured providers by name, each built once on first use.
+import type { Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { PRESETS } from './presets/index.js';
@@ -12,6 +13,8 @@ export interface ProviderRegistryOptions {
   logger?: Logger;
   /** Per token request; default 10 s. */
   timeoutMs?: number;
+  /** The gateway's clock: a provider's Retry-After is held on it. */
+  clock?: Clock;
 }
 
 export function createProviderRegistry(config: ResolvedConfig, opts: ProviderRegistryOptions = {}): ProviderRegistry {
@@ -28,6 +31,7 @@ export function createProviderRegistry(config: ResolvedConfig, opts: ProviderReg
       rt = createProviderRuntime({ ...p, name }, p.preset ? PRESETS[p.preset] : undefined, {
         fetch: opts.fetch,
         timeoutMs: opts.timeoutMs,
+        clock: opts.clock,
       });
       runtimes.set(name, rt);
       opts.logger?.debug({ provider: name, preset: p.preset, strategy: p.strategy }, 'provider ready');

@@ -1,8 +1,11 @@
 // A configured provider at run time: endpoints (config, preset or discovery), client auth and token requests.
+import { type Clock, systemClock } from '../clock.js';
 import type { ResolvedProvider } from '../config/types.js';
+import { memoiseUnlessRejected } from '../memo.js';
+import { type BackoffPolicy, createProviderBackoff } from './backoff.js';
 import { discoverEndpoints } from './discovery.js';
 import { revokeRfc7009 } from './revocation.js';
-import { requestTokens, type TokenClientOptions } from './tokenClient.js';
+import { requestTokens, shortGrant, type TokenClientOptions } from './tokenClient.js';
 import {
   type AuthorizationUrlRequest,
   type ClientAuthMethod,
@@ -21,6 +24,9 @@ export interface ProviderRuntimeOptions {
   fetch?: typeof fetch;
   /** Per token request. */
   timeoutMs?: number;
+  /** Reads Retry-After dates and times the provider's hold. */
+  clock?: Clock;
+  backoff?: BackoffPolicy;
 }
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -34,11 +40,12 @@ export function createProviderRuntime(
 ): ProviderRuntime {
   const fetchImpl = opts.fetch ?? globalThis.fetch;
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const clock = opts.clock ?? systemClock;
+  const backoff = createProviderBackoff(config.name, clock, opts.backoff);
   const narrowingMode = preset?.narrowing ?? 'yes';
   const sendResource = preset?.resourceParameter ?? true;
   const separator = preset?.scopeSeparator ?? ' ';
   const audience = config.resource ?? new URL(config.apiBaseUrl).origin;
-  let endpointsPromise: Promise<ProviderEndpoints> | undefined;
   let scopesSupported: string[] | undefined;
 
   const explicit: Partial<ProviderEndpoints> = stripUndefined({
@@ -71,7 +78,7 @@ export function createProviderRuntime(
           throw new TokenEndpointError(
             config.name,
             'transient',
-            { oauthError: 'discovery_failed', what: 'discovery' },
+            { oauthError: 'discovery_failed', what: 'discovery', delivery: 'not_sent' },
             { cause: err },
           );
         }
@@ -79,21 +86,21 @@ export function createProviderRuntime(
     }
     const merged = { ...fixed, ...discovered, ...explicit };
     if (!merged.tokenEndpoint) {
-      throw new TokenEndpointError(config.name, 'rejected', { oauthError: 'no_token_endpoint', what: 'configuration' });
+      throw new TokenEndpointError(config.name, 'rejected', {
+        oauthError: 'no_token_endpoint',
+        what: 'configuration',
+        delivery: 'not_sent',
+      });
     }
     return merged as ProviderEndpoints;
   }
 
+  // A failed discovery is not cached: the next call tries again. The first caller's signal bounds it.
+  let firstSignal: AbortSignal | undefined;
+  const resolved = memoiseUnlessRejected(() => resolveEndpoints(firstSignal));
   function endpoints(o?: TokenRequestOptions): Promise<ProviderEndpoints> {
-    if (!endpointsPromise) {
-      const p = resolveEndpoints(o?.signal);
-      endpointsPromise = p;
-      // A failed discovery is not cached: the next call tries again.
-      p.catch(() => {
-        if (endpointsPromise === p) endpointsPromise = undefined;
-      });
-    }
-    return endpointsPromise;
+    firstSignal = o?.signal;
+    return resolved.get();
   }
 
   async function clientOptions(
@@ -110,8 +117,25 @@ export function createProviderRuntime(
         preset,
         fetch: fetchImpl,
         timeoutMs,
+        now: () => clock.now(),
       },
     };
+  }
+
+  /**
+   * Every token request to this provider goes through here: none is sent while the provider's
+   * last "wait" lasts, and each failure may start one.
+   */
+  async function send(params: Record<string, string | undefined>, o?: TokenRequestOptions): Promise<TokenSet> {
+    backoff.assertOpen(`${shortGrant(params.grant_type ?? 'token')} request`);
+    const { client, ep } = await clientOptions(o);
+    try {
+      const tokens = await requestTokens(client, ep.tokenEndpoint, params, o?.signal);
+      backoff.succeeded();
+      return tokens;
+    } catch (err) {
+      throw err instanceof TokenEndpointError ? backoff.failed(err) : err;
+    }
   }
 
   function formatScopes(scopes: string[]): string {
@@ -127,6 +151,7 @@ export function createProviderRuntime(
         throw new TokenEndpointError(config.name, 'invalid_scope', {
           oauthError: 'scopes_span_resources',
           what: 'narrowing',
+          delivery: 'not_sent',
         });
       }
     }
@@ -155,6 +180,7 @@ export function createProviderRuntime(
       throw new TokenEndpointError(config.name, 'rejected', {
         oauthError: 'no_authorization_endpoint',
         what: 'configuration',
+        delivery: 'not_sent',
       });
     }
     const url = new URL(ep.authorizationEndpoint);
@@ -184,10 +210,7 @@ export function createProviderRuntime(
     req: { code: string; redirectUri: string; codeVerifier?: string },
     o?: TokenRequestOptions,
   ): Promise<TokenSet> {
-    const { client, ep } = await clientOptions(o);
-    return requestTokens(
-      client,
-      ep.tokenEndpoint,
+    return send(
       {
         grant_type: 'authorization_code',
         code: req.code,
@@ -195,22 +218,19 @@ export function createProviderRuntime(
         code_verifier: req.codeVerifier,
         resource: sendResource ? config.resource : undefined,
       },
-      o?.signal,
+      o,
     );
   }
 
   async function refresh(refreshToken: string, plan?: NarrowingPlan, o?: TokenRequestOptions): Promise<TokenSet> {
-    const { client, ep } = await clientOptions(o);
-    return requestTokens(
-      client,
-      ep.tokenEndpoint,
+    return send(
       {
         grant_type: 'refresh_token',
         refresh_token: refreshToken,
         scope: plan?.scope?.length ? formatScopes(plan.scope) : undefined,
         resource: plan?.resource,
       },
-      o?.signal,
+      o,
     );
   }
 
@@ -220,30 +240,26 @@ export function createProviderRuntime(
     o?: TokenRequestOptions,
   ): Promise<TokenSet> {
     const kind = preset?.exchange ?? 'rfc8693';
-    const { client, ep } = await clientOptions(o);
     const scope = plan.scope?.length ? formatScopes(plan.scope) : undefined;
     if (kind === 'obo') {
-      return requestTokens(
-        client,
-        ep.tokenEndpoint,
+      return send(
         {
           grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
           assertion: subjectToken,
           requested_token_use: 'on_behalf_of',
           scope,
         },
-        o?.signal,
+        o,
       );
     }
     if (kind === 'none') {
       throw new TokenEndpointError(config.name, 'rejected', {
         oauthError: 'exchange_unsupported',
         what: 'token exchange',
+        delivery: 'not_sent',
       });
     }
-    return requestTokens(
-      client,
-      ep.tokenEndpoint,
+    return send(
       {
         grant_type: TOKEN_EXCHANGE,
         subject_token: subjectToken,
@@ -254,7 +270,7 @@ export function createProviderRuntime(
         actor_token: plan.actor,
         actor_token_type: plan.actor ? JWT_TOKEN_TYPE : undefined,
       },
-      o?.signal,
+      o,
     );
   }
 

@@ -13,6 +13,8 @@ export interface TokenClientOptions {
   preset?: ProviderPreset;
   fetch: typeof fetch;
   timeoutMs: number;
+  /** The injected clock, for a Retry-After given as a date. */
+  now?: () => number;
 }
 
 /** Providers' token responses are metadata we don't own: loose, with numbers that may be strings. */
@@ -28,13 +30,50 @@ const TokenResponse = z.looseObject({
 
 export { parseScopeString } from './tokenSet.js';
 
-export function retryAfterSeconds(headers: Headers): number | undefined {
-  const v = headers.get('retry-after');
+/** RFC 9110 s.10.2.3: delay-seconds or an HTTP-date, read against `nowMs` (the injected clock). */
+export function retryAfterSeconds(headers: Headers, nowMs: number = Date.now()): number | undefined {
+  const v = headers.get('retry-after')?.trim();
   if (!v) return undefined;
   const s = Number(v);
   if (Number.isFinite(s) && s >= 0) return Math.ceil(s);
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/**
+ * Error codes (of the error or any cause) raised before a request is written to a connection:
+ * no connection, no address, no TLS session. Anything else may have reached the server.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
+/** True when every code in the error's cause chain says the request never left. */
+export function neverSent(err: unknown): boolean {
+  const codes: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (e: unknown, depth: number) => {
+    if (!e || typeof e !== 'object' || seen.has(e) || depth > 8) return;
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    visit((e as { cause?: unknown }).cause, depth + 1);
+    // Happy eyeballs: one refused attempt per address.
+    if (e instanceof AggregateError) for (const inner of e.errors) visit(inner, depth + 1);
+  };
+  visit(err, 0);
+  return codes.length > 0 && codes.every((c) => NOT_SENT_CODES.has(c));
 }
 
 /** JSON, or form-encoded (GitHub's default without `Accept: application/json`), or nothing. */
@@ -123,7 +162,6 @@ export async function requestTokens(
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const what = params.grant_type ? `${shortGrant(params.grant_type)} request` : 'token request';
   let response: Response;
-  let text: string;
   try {
     response = await opts.fetch(endpoint, {
       method: 'POST',
@@ -132,14 +170,39 @@ export async function requestTokens(
       redirect: 'manual',
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    text = await response.text();
   } catch (err) {
     const timedOut = timeout.aborted;
+    // Only a failure before the connection carried the request proves the server never saw it.
+    const delivery = !timedOut && !signal?.aborted && neverSent(err) ? 'not_sent' : 'unknown';
+    const oauthError = timedOut
+      ? 'timeout'
+      : signal?.aborted
+        ? 'aborted'
+        : delivery === 'not_sent'
+          ? 'network_error'
+          : 'connection_lost';
+    throw new TokenEndpointError(opts.provider, 'transient', { oauthError, what, delivery }, { cause: err });
+  }
+  let text = '';
+  let unread: unknown;
+  try {
+    text = await response.text();
+  } catch (err) {
+    unread = err;
+  }
+  const succeeded = response.status >= 200 && response.status < 300;
+  if (unread !== undefined && succeeded) {
+    // The server said yes and the answer was lost on the way: the tokens it issued are out of reach.
     throw new TokenEndpointError(
       opts.provider,
       'transient',
-      { oauthError: timedOut ? 'timeout' : signal?.aborted ? 'aborted' : 'network_error', what },
-      { cause: err },
+      {
+        oauthError: timeout.aborted ? 'timeout' : 'connection_lost',
+        status: response.status,
+        what,
+        delivery: 'unknown',
+      },
+      { cause: unread },
     );
   }
   const view: TokenResponseView = {
@@ -154,8 +217,10 @@ export async function requestTokens(
     throw new TokenEndpointError(opts.provider, verdict.kind, {
       oauthError: reportableError(verdict.error, secrets),
       status: response.status,
-      retryAfterSeconds: retryAfterSeconds(response.headers),
+      retryAfterSeconds: retryAfterSeconds(response.headers, opts.now?.()),
       what,
+      // A 2xx the preset could not read as tokens may still have rotated the refresh token.
+      delivery: succeeded && verdict.kind === 'transient' ? 'unknown' : 'answered',
     });
   }
   const parsed = TokenResponse.safeParse(view.body);
@@ -164,12 +229,13 @@ export async function requestTokens(
       oauthError: 'malformed_response',
       status: response.status,
       what,
+      delivery: succeeded ? 'unknown' : 'answered',
     });
   }
   return tokenSetFromWire(parsed.data);
 }
 
-function shortGrant(grantType: string): string {
+export function shortGrant(grantType: string): string {
   if (grantType === 'refresh_token') return 'refresh';
   if (grantType === 'authorization_code') return 'code exchange';
   if (grantType.endsWith('token-exchange')) return 'token exchange';

@@ -306,7 +306,7 @@ describe('revocation and failures', () => {
     await h.close();
   });
 
-  test('a wrong encryption key is store_unavailable, never a reauth; the grant is untouched', async () => {
+  test('a wrong encryption key is not retryable and names the fix; the grant is untouched', async () => {
     const h = await harness('refresh');
     await seed(h);
     const before = await h.store.getGrant('demo', 'notes');
@@ -322,7 +322,13 @@ describe('revocation and failures', () => {
       metrics: h.metrics,
     });
     const err = await errorOf(wrong.credentialFor(h.request(['notes:read'])));
-    expect(err).toMatchObject({ code: 'store_unavailable' });
+    // Waiting cannot help: the operator restores the key (previousEncryptionKeys) or the user grants again.
+    expect(err).toMatchObject({
+      code: 'reauth_required',
+      retryable: false,
+      details: { reason: 'encryption_key_unknown' },
+    });
+    expect(err.message).toContain('previousEncryptionKeys');
     expect(await h.store.getGrant('demo', 'notes')).toEqual(before);
     expect(t.as.stats.refreshRequests).toBe(0);
     await h.close();

@@ -1,6 +1,7 @@
 // Provider failures against loopback fake token endpoints: stale invalid_grant, 5xx, timeouts, and preset quirks.
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Grant } from '../../src/broker/types.js';
+import { manualClock } from '../../src/clock.js';
 import { type FakeHandler, form, json, startFakeServer } from '../providers/fakeServer.js';
 import { createHarness, errorOf, type Harness } from './brokerHarness.js';
 
@@ -138,16 +139,17 @@ describe('provider failures never touch the grant', () => {
     noSecretsIn(h);
   });
 
-  test('5xx: bounded retry, then provider_unavailable with retryAfterSeconds', async () => {
+  test('5xx: provider_unavailable at once with the hold as retryAfterSeconds; the answer is not retried', async () => {
     const { s, h } = await setup((_req, res) => json(res, 503, { error: 'temporarily_unavailable' }));
     const before = await h.store.getGrant('demo', 'notes');
     const err = await errorOf(h.broker.credentialFor(h.request(['a'])));
     expect(err).toMatchObject({
       code: 'provider_unavailable',
       retryable: true,
-      details: { provider: 'notes', retryAfterSeconds: 5 },
+      details: { provider: 'notes', retryAfterSeconds: 2 },
     });
-    expect(refreshes(s)).toHaveLength(3);
+    // The provider said "later": the gateway holds back (test/providers/outages.test.ts) instead of retrying.
+    expect(refreshes(s)).toHaveLength(1);
     await expectUntouched(h, before);
   });
 
@@ -182,11 +184,20 @@ describe('provider failures never touch the grant', () => {
 
   test('recovers on the next call once the provider is back', async () => {
     let up = false;
-    const { h } = await setup((_req, res) =>
-      up ? json(res, 200, { access_token: AT, refresh_token: RT2, expires_in: 300 }) : json(res, 502, {}),
+    const clock = manualClock(Date.now());
+    const { h } = await setup(
+      (_req, res) =>
+        up ? json(res, 200, { access_token: AT, refresh_token: RT2, expires_in: 300 }) : json(res, 502, {}),
+      {},
+      { clock },
     );
-    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({
+      code: 'provider_unavailable',
+      details: { retryAfterSeconds: 2 },
+    });
     up = true;
+    // Once the hold the 502 started has passed.
+    clock.advance(2_000);
     await expect(h.broker.credentialFor(h.request(['a']))).resolves.toBeDefined();
   });
 });

@@ -7,7 +7,7 @@ import {
   isSealedSecret,
   keyIdOf,
 } from '../../src/broker/crypto.js';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { ReauthRequiredError, StoreUnavailableError } from '../../src/errors.js';
 
 const keyA = encryptionKeyFrom(generateEncryptionKey());
 const keyB = encryptionKeyFrom(generateEncryptionKey());
@@ -92,18 +92,42 @@ describe('grant cipher', () => {
     expect(await createGrantCipher({ current: keyB }).decrypt(rewrapped, alice)).toBe(TOKEN);
   });
 
-  it('gives store_unavailable, never a reauth error, for an unknown kid or a wrong key', async () => {
+  it('a user grant under a key the config no longer has: not retryable, names both fixes', async () => {
     const underB = await createGrantCipher({ current: keyB }).encrypt(TOKEN, alice);
-    await expectUndecryptable(
-      cipher.decrypt(underB, alice),
-      new RegExp(`no configured encryption key has kid ${keyB.kid}`),
-    );
-    // Same kid, different key material: the configuration was edited by hand.
+    {
+      const err = await cipher.decrypt(underB, alice).then(
+        () => expect.fail('decrypted'),
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ReauthRequiredError);
+      const payload = (err as ReauthRequiredError).toPayload();
+      expect(payload).toMatchObject({
+        code: 'reauth_required',
+        retryable: false,
+        provider: 'github',
+        reason: 'encryption_key_unknown',
+      });
+      expect(payload.retryAfterSeconds).toBeUndefined();
+      expect(payload.message).toContain(`kid ${keyB.kid}`);
+      expect(payload.message).toMatch(/previousEncryptionKeys.*grant access again/);
+      expect(JSON.stringify(payload)).not.toContain(TOKEN);
+    }
+    // Same kid, different key material: damaged data or a hand-edited key, not a missing one.
     const impostor = createGrantCipher({ current: { kid: keyB.kid, key: keyA.key } });
     await expectUndecryptable(
       impostor.decrypt(underB, alice),
       new RegExp(`^a stored grant could not be decrypted: the encryption key does not match \\(kid ${keyB.kid}\\)$`),
     );
+  });
+
+  it("the gateway's own secrets (signing key) and rotation name previousEncryptionKeys", async () => {
+    const gateway = { user: '@gateway', provider: 'signing-key' };
+    const underB = await createGrantCipher({ current: keyB }).encrypt(TOKEN, gateway);
+    await expectUndecryptable(
+      cipher.decrypt(underB, gateway),
+      new RegExp(`no configured encryption key has kid ${keyB.kid}; add the key .* to previousEncryptionKeys`),
+    );
+    await expectUndecryptable(cipher.rewrap(underB), /previousEncryptionKeys/);
   });
 
   it('gives store_unavailable for garbage', async () => {

@@ -7,6 +7,7 @@ import { createKeyedQueue, createSingleFlight } from '../../src/broker/singleFli
 import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import { DEFAULT_RETRY, retryTransient } from '../../src/broker/strategies/retry.js';
 import { CallCredential, type Grant } from '../../src/broker/types.js';
+import { manualClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { TokenEndpointError } from '../../src/providers/types.js';
 
@@ -59,53 +60,111 @@ describe('single-flight', () => {
 });
 
 describe('bounded retry', () => {
-  const transient = () => new TokenEndpointError('p', 'transient', { status: 503 });
-  const policy = { ...DEFAULT_RETRY, baseDelayMs: 1, maxDelayMs: 2 };
+  const refused = () => new TokenEndpointError('p', 'transient', { oauthError: 'network_error', delivery: 'not_sent' });
+  const policy = { ...DEFAULT_RETRY, baseDelayMs: 1_000, maxDelayMs: 4_000 };
 
-  test('retries transient failures up to the attempt limit', async () => {
+  test('retries a request that never left, up to the attempt limit, on the injected clock', async () => {
+    const clock = manualClock();
+    const t0 = clock.now();
+    const wall = Date.now();
     let n = 0;
-    await expect(
-      retryTransient(async () => {
-        n++;
-        throw transient();
-      }, policy),
-    ).rejects.toMatchObject({ kind: 'transient' });
-    expect(n).toBe(3);
-  });
-
-  test('never retries a dead token, and succeeds when the provider comes back', async () => {
-    let n = 0;
-    await expect(
-      retryTransient(async () => {
-        n++;
-        throw new TokenEndpointError('p', 'dead', { oauthError: 'invalid_grant' });
-      }, policy),
-    ).rejects.toMatchObject({ kind: 'dead' });
-    expect(n).toBe(1);
-    let m = 0;
-    await expect(
-      retryTransient(async () => {
-        if (++m < 3) throw transient();
-        return 'ok';
-      }, policy),
-    ).resolves.toBe('ok');
-  });
-
-  test('stops at the deadline', async () => {
-    let n = 0;
-    const started = Date.now();
     await expect(
       retryTransient(
         async () => {
           n++;
-          throw transient();
+          throw refused();
+        },
+        policy,
+        { clock, random: () => 1 },
+      ),
+    ).rejects.toMatchObject({ kind: 'transient', delivery: 'not_sent' });
+    expect(n).toBe(3);
+    // 1 s then 2 s of backoff, all of it on the test's clock and none on the wall clock.
+    expect(clock.now() - t0).toBe(3_000);
+    expect(Date.now() - wall).toBeLessThan(500);
+  });
+
+  test('never sends again what may have been processed, what the provider answered, or a dead token', async () => {
+    const once = [
+      new TokenEndpointError('p', 'transient', { oauthError: 'timeout', delivery: 'unknown' }),
+      new TokenEndpointError('p', 'transient', { oauthError: 'connection_lost', delivery: 'unknown' }),
+      new TokenEndpointError('p', 'transient', { oauthError: 'malformed_response', status: 200, delivery: 'unknown' }),
+      new TokenEndpointError('p', 'transient', { status: 503 }),
+      new TokenEndpointError('p', 'transient', {
+        oauthError: 'held_back',
+        retryAfterSeconds: 30,
+        delivery: 'not_sent',
+      }),
+      new TokenEndpointError('p', 'dead', { oauthError: 'invalid_grant', status: 400 }),
+      // No delivery and no status: assumed possibly sent, never "not sent".
+      new TokenEndpointError('p', 'transient', {}),
+    ];
+    for (const failure of once) {
+      let n = 0;
+      await expect(
+        retryTransient(
+          async () => {
+            n++;
+            throw failure;
+          },
+          policy,
+          { clock: manualClock() },
+        ),
+      ).rejects.toBe(failure);
+      expect(n, failure.message).toBe(1);
+    }
+    expect(once.filter((e) => e.maybeProcessed)).toHaveLength(4);
+  });
+
+  test('succeeds when the provider comes back', async () => {
+    let m = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          if (++m < 3) throw refused();
+          return 'ok';
+        },
+        policy,
+        { clock: manualClock() },
+      ),
+    ).resolves.toBe('ok');
+  });
+
+  test('stops at the deadline', async () => {
+    const clock = manualClock();
+    const t0 = clock.now();
+    let n = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          n++;
+          throw refused();
         },
         { ...policy, attempts: 100, baseDelayMs: 40, maxDelayMs: 40, budgetMs: 100 },
+        { clock },
       ),
     ).rejects.toBeDefined();
     // Delays of 20-40 ms (jitter) within a 100 ms budget: a handful of attempts, not 100.
     expect(n).toBeLessThanOrEqual(6);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(clock.now() - t0).toBeLessThan(100);
+  });
+
+  test('stops waiting when the call is aborted', async () => {
+    const ac = new AbortController();
+    let n = 0;
+    const p = retryTransient(
+      async () => {
+        n++;
+        throw refused();
+      },
+      { ...policy, baseDelayMs: 60_000, maxDelayMs: 60_000, budgetMs: 600_000 },
+      { signal: ac.signal },
+    );
+    setTimeout(() => ac.abort(), 20);
+    const started = Date.now();
+    await expect(p).rejects.toMatchObject({ delivery: 'not_sent' });
+    expect(n).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyIdOf } from '../../src/broker/crypto.js';
+import { encryptionKeyFrom, keyIdOf } from '../../src/broker/crypto.js';
 import { loadConfig, resolveConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import {
@@ -136,6 +136,31 @@ describe('loadConfig: a good config', () => {
     expect(cfg.encryption.previous).toHaveLength(1);
     expect(Buffer.from(cfg.encryption.previous[0]!.key)).toEqual(Buffer.alloc(32));
     expect(cfg.identity).toBeUndefined();
+  });
+
+  it('reads a key in standard base64 as the same key, with the same kid, as the cipher does', () => {
+    // One decoder for the config and the cipher: `openssl rand -base64 32` output is a good key.
+    let raw = Buffer.alloc(32);
+    for (let i = 0; raw.toString('base64').search(/[+/]/) < 0; i++) raw = Buffer.alloc(32, i * 37 + 251);
+    const standard = raw.toString('base64');
+    expect(standard).toMatch(/[+/]/);
+    const cfg = resolveConfig(validConfig(), {
+      configPath: '/etc/keyward/mcp.config.json',
+      env: { ...validEnv, KEYWARD_ENCRYPTION_KEY: standard },
+    });
+    expect(Buffer.from(cfg.encryption.current.key)).toEqual(raw);
+    expect(cfg.encryption.current).toEqual(encryptionKeyFrom(standard));
+    expect(cfg.encryption.current).toEqual(encryptionKeyFrom(raw.toString('base64url')));
+    // A mix of both alphabets is a damaged copy, refused by both.
+    const mixed = `-${standard.slice(1)}`;
+    expect(mixed).toMatch(/[+/]/);
+    expect(() =>
+      resolveConfig(validConfig(), {
+        configPath: '/x/mcp.config.json',
+        env: { ...validEnv, KEYWARD_ENCRYPTION_KEY: mixed },
+      }),
+    ).toThrow(/32-byte key/);
+    expect(() => encryptionKeyFrom(mixed)).toThrow(/32 bytes/);
   });
 
   it('takes the user from KEYWARD_USER, else the OS', () => {

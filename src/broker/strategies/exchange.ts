@@ -27,6 +27,7 @@ export async function exchangeCredential(
     const exchange = (token: string) =>
       retryTransient(() => runtime.exchangeToken(token, plan, { signal: req.signal }), ctx.retry, {
         signal: req.signal,
+        clock: ctx.clock,
       });
     let tokens: TokenSet;
     try {

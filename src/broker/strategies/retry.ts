@@ -1,4 +1,5 @@
-// Bounded retry of transient provider failures, with exponential backoff and full jitter, within a deadline.
+// Bounded retry of token requests that certainly never reached the provider, with backoff and full jitter, within a deadline.
+import { type Clock, sleep, systemClock } from '../../clock.js';
 import { TokenEndpointError } from '../../providers/types.js';
 
 export interface RetryPolicy {
@@ -20,29 +21,39 @@ export const DEFAULT_RETRY: RetryPolicy = {
   defaultRetryAfterSeconds: 5,
 };
 
-function isTransient(err: unknown): err is TokenEndpointError {
-  return err instanceof TokenEndpointError && err.kind === 'transient';
+/**
+ * Only a request that never left may be sent again (promise 6). A timeout or a cut connection may
+ * have been processed, and sending the same refresh token twice costs the grant. A provider's
+ * answer (5xx, 429) is not retried here either: the provider's hold answers the call at once.
+ */
+export function isSafeToRetry(err: unknown): err is TokenEndpointError {
+  return (
+    err instanceof TokenEndpointError &&
+    err.kind === 'transient' &&
+    err.delivery === 'not_sent' &&
+    err.retryAfterSeconds === undefined
+  );
 }
 
-/** Retries `fn` while it fails transiently, never past the deadline or an abort. */
+/** Retries `fn` while it fails before sending, never past the deadline or an abort. */
 export async function retryTransient<T>(
   fn: () => Promise<T>,
   policy: RetryPolicy,
-  opts: { signal?: AbortSignal; random?: () => number } = {},
+  opts: { signal?: AbortSignal; random?: () => number; clock?: Clock } = {},
 ): Promise<T> {
-  const deadline = Date.now() + policy.budgetMs;
+  const clock = opts.clock ?? systemClock;
+  const deadline = clock.now() + policy.budgetMs;
   const random = opts.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isTransient(err) || attempt >= policy.attempts || opts.signal?.aborted) throw err;
+      if (!isSafeToRetry(err) || attempt >= policy.attempts || opts.signal?.aborted) throw err;
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      // A Retry-After longer than the budget allows ends the retries here.
-      const hinted = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : 0;
-      const delay = Math.max(hinted, Math.round(ceiling * (0.5 + random() / 2)));
-      if (Date.now() + delay >= deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      const delay = Math.round(ceiling * (0.5 + random() / 2));
+      if (clock.now() + delay >= deadline) throw err;
+      await sleep(clock, delay, opts.signal);
+      if (opts.signal?.aborted) throw err;
     }
   }
 }
