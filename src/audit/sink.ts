@@ -68,8 +68,11 @@ export function createJsonlAuditSink(path: string, opts: JsonlSinkOptions = {}):
     if (own.size < maxBytes) return;
     const current = await stat(path).catch(() => undefined);
     if (current && current.ino === own.ino && current.dev === own.dev) {
+      // Sorted by name, rotated files read in writing order: the wall-clock stamp orders them across
+      // processes, the monotonic clock within this one (two rotations can fall in one millisecond).
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      await rename(path, `${path}.${stamp}.${randomBytes(3).toString('hex')}`);
+      const tick = process.hrtime.bigint().toString().padStart(20, '0');
+      await rename(path, `${path}.${stamp}.${tick}.${randomBytes(3).toString('hex')}`);
     }
     handle = undefined;
     await fh.close();
