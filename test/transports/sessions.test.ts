@@ -4,7 +4,6 @@
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { pino } from 'pino';
@@ -16,6 +15,7 @@ import { TEST_ENCRYPTION_KEY } from '../fixtures/invalid-configs.js';
 import { freePort } from '../helpers/ports.js';
 import { ROOT } from '../helpers/stack.js';
 
+const users = new WeakMap<express.Request, string>();
 const headerAuth: InboundAuth = {
   metadataRouter: express.Router(),
   requireCaller: (req, res, next) => {
@@ -24,10 +24,14 @@ const headerAuth: InboundAuth = {
       res.status(401).end();
       return;
     }
-    (req as express.Request & { auth?: AuthInfo }).auth = { token: '', clientId: 'agent', scopes: [], extra: { user } };
+    users.set(req, user);
     next();
   },
-  callerFromAuthInfo: (info) => ({ user: String(info.extra?.user), client: info.clientId, gatewayScopes: [] }),
+  resource: 'http://127.0.0.1/mcp',
+  callerOf: (req) => {
+    const user = users.get(req);
+    return user ? { user, client: 'agent', scopes: [], gatewayScopes: [] } : undefined;
+  },
 };
 
 describe('stateful HTTP sessions', () => {
