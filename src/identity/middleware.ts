@@ -77,14 +77,13 @@ function union(...lists: ReadonlyArray<readonly string[]>): string[] {
   return [...new Set(lists.flat())];
 }
 
-/**
- * Who each request proved to be, keyed by the request object itself: nothing a client sends (a
- * header, a body field) can set it, and it goes away with the request.
- */
-const verifiedCallers = new WeakMap<Request, CallerIdentity>();
-
 export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
   const { identity, logger } = opts;
+  /**
+   * Who each request proved to this instance, keyed by the request object itself: nothing a client
+   * sends (a header, a body field) can set it, and it goes away with the request.
+   */
+  const verifiedCallers = new WeakMap<Request, CallerIdentity>();
   const fallbackResource = opts.resource ?? `${opts.publicUrl.replace(/\/+$/, '')}/mcp`;
   const verifier =
     opts.verifier ??
@@ -155,7 +154,7 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
     );
   };
 
-  const callerOf = (req: Request): CallerIdentity => {
+  const verifiedCallerOf = (req: Request): CallerIdentity => {
     const caller = verifiedCallers.get(req);
     if (!caller) throw new Error('identity: requireCaller must run before this middleware');
     return caller;
@@ -188,7 +187,7 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
   const requireScopes = (scopes: readonly string[]): RequestHandler => {
     const needed = [...scopes];
     return (req, res, next) => {
-      const lacking = insufficient(callerOf(req), needed);
+      const lacking = insufficient(verifiedCallerOf(req), needed);
       if (lacking) reject(req, res, lacking);
       else next();
     };
@@ -196,7 +195,7 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
 
   const toolScopeGate = (scopesForTool: ScopesForTool): RequestHandler => {
     return (req, res, next) => {
-      const caller = callerOf(req);
+      const caller = verifiedCallerOf(req);
       // express.json has parsed the body. A batch is checked as a whole: one 403 for all of it.
       const needed = new Set<string>();
       for (const name of toolCallNames(req.body)) for (const s of scopesForTool(name) ?? []) needed.add(s);
