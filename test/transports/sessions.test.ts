@@ -1,6 +1,6 @@
 // Stateful HTTP sessions (server.stateful): usable by their owner, a 404 for anyone else or an unknown id,
 // and URL elicitation over a session. The inbound auth here is a stand-in that names the user in a header;
-// the real verifier has its own tests (test/identity) and e2e (test/e2e/inbound.test.ts).
+// the real verifier has its own tests (test/identity) and a whole-gateway test (test/transports/inbound.test.ts).
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
