@@ -1,8 +1,5 @@
-// Who is calling over HTTP: the identity a verified inbound token establishes, and its scope checks.
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+// Who is calling over HTTP: the identity a verified inbound token establishes.
 import type { ResolvedIdentity } from '../config/types.js';
-import { InsufficientScopeError as GatewayInsufficientScopeError } from '../errors.js';
-import type { ToolDefinition } from '../tools/types.js';
 import { InvalidTokenError } from './errors.js';
 
 /**
@@ -19,7 +16,7 @@ export interface CallerIdentity {
   client: string;
   /** Gateway scopes the token carries (`scope`, and `scp` where an issuer uses that). */
   scopes: string[];
-  /** Seconds since the epoch, as the SDK's AuthInfo counts. */
+  /** Seconds since the epoch (the token's `exp`). */
   expiresAt: number;
   /** `jti`, for audit: the id of the credential the caller presented. */
   tokenId?: string;
@@ -81,48 +78,4 @@ export function callerFromClaims(
 
 export function missingScopes(held: readonly string[], needed: readonly string[]): string[] {
   return needed.filter((s) => !held.includes(s));
-}
-
-/**
- * The SDK's AuthInfo for the transport, which hands it to tool handlers as `extra.authInfo`.
- * This is where the inbound token is dropped: AuthInfo requires a `token` string, and it gets an
- * empty one, so nothing past the identity layer can forward, log or store the caller's token.
- */
-export function toAuthInfo(caller: CallerIdentity, resource: string): AuthInfo {
-  return {
-    token: '',
-    clientId: caller.client,
-    scopes: caller.scopes,
-    expiresAt: caller.expiresAt,
-    resource: new URL(resource),
-    extra: { caller },
-  };
-}
-
-/** The caller that `requireCaller` put on the request, read back from `extra.authInfo`. */
-export function readCaller(authInfo: AuthInfo | undefined): CallerIdentity | undefined {
-  const caller = authInfo?.extra?.caller;
-  if (caller && typeof caller === 'object' && typeof (caller as CallerIdentity).user === 'string') {
-    return caller as CallerIdentity;
-  }
-  return undefined;
-}
-
-/**
- * Step-up on the tool-call path, where the HTTP layer could not see the tool (a batch, or a
- * transport other than ours): throws the gateway's `insufficient_scope`, which becomes the tool
- * result. Where the HTTP layer did see it, the client already got a 403 and a challenge.
- */
-export function checkGatewayScopes(
-  caller: Pick<CallerIdentity, 'scopes'>,
-  tool: Pick<ToolDefinition, 'gatewayScopes'>,
-): void {
-  const needed = tool.gatewayScopes ?? [];
-  const missing = missingScopes(caller.scopes, needed);
-  if (missing.length > 0) {
-    throw new GatewayInsufficientScopeError(
-      `The caller's sign-in lacks gateway scopes this tool needs (${missing.join(' ')}); sign in again and grant them.`,
-      { scopes: needed, missingScopes: missing, reason: 'gateway_scope' },
-    );
-  }
 }

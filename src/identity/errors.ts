@@ -29,8 +29,11 @@ export class InvalidTokenError extends BearerError {
   readonly status = 401;
 }
 
-/** A valid token without the scopes that this request needs. */
-export class InsufficientScopeError extends BearerError {
+/**
+ * A valid token without the scopes that this request needs: a 403 and a challenge to the MCP client.
+ * Not the agent-facing `InsufficientScopeError` of src/errors.ts, which is a tool result.
+ */
+export class InboundInsufficientScopeError extends BearerError {
   readonly code = 'insufficient_scope' as const;
   readonly status = 403;
   /** The scopes the request needs (what goes into the challenge's `scope`). */
@@ -54,7 +57,7 @@ export class VerifierUnavailableError extends BearerError {
 export type AnyBearerError =
   | InvalidRequestError
   | InvalidTokenError
-  | InsufficientScopeError
+  | InboundInsufficientScopeError
   | VerifierUnavailableError;
 
 export function isBearerError(err: unknown): err is AnyBearerError {

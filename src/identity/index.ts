@@ -1,12 +1,5 @@
 // Inbound identity over HTTP: what the transport mounts and what the tool-call path reads.
-export {
-  type CallerIdentity,
-  checkGatewayScopes,
-  missingScopes,
-  readCaller,
-  scopesOf,
-  toAuthInfo,
-} from './caller.js';
+export { type CallerIdentity, missingScopes, scopesOf } from './caller.js';
 export * from './errors.js';
 export {
   createMetadataRouter,

@@ -1,8 +1,9 @@
 // Protected Resource Metadata (RFC 9728): how an MCP client finds where to sign in for this gateway.
-import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
-import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { Router as createRouter, type Router } from 'express';
 import type { ResolvedIdentity } from '../config/types.js';
+import { protectedResourceMetadataUrl, resourceMetadataHandler } from '../mcp/resourceMetadata.js';
+
+export { protectedResourceMetadataUrl };
 
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 
@@ -43,11 +44,6 @@ export function protectedResourceMetadata(
   return doc;
 }
 
-/** The path-aware PRM URL for a resource: `https://h/mcp` -> `https://h/.well-known/oauth-protected-resource/mcp`. */
-export function protectedResourceMetadataUrl(resource: string): string {
-  return getOAuthProtectedResourceMetadataUrl(new URL(resource));
-}
-
 /**
  * Serves the document at the path-aware URL (RFC 9728 s.3.1, where clients look first) and at
  * the root one (where clients that ignore the resource's path look). The SDK's `metadataHandler`
@@ -59,7 +55,7 @@ export function protectedResourceMetadataUrl(resource: string): string {
  */
 export function createMetadataRouter(doc: ProtectedResourceMetadata): Router {
   const router = createRouter();
-  const handler = metadataHandler(doc);
+  const handler = resourceMetadataHandler(doc);
   const path = new URL(doc.resource).pathname.replace(/\/$/, '');
   // Path-aware first: `use` matches by prefix, and the root handler answers only its exact path.
   if (path) router.use(`${PRM_PATH}${path}`, handler);

@@ -1,15 +1,14 @@
 // Inbound authorization for the HTTP transport: the gateway as an MCP-spec OAuth resource server.
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Clock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { type CallerIdentity, missingScopes, readCaller, toAuthInfo } from './caller.js';
+import { toolCallNames } from '../mcp/jsonrpc.js';
+import { type CallerIdentity, missingScopes } from './caller.js';
 import {
   type AnyBearerError,
-  InsufficientScopeError,
+  InboundInsufficientScopeError,
   InvalidRequestError,
-  InvalidTokenError,
   isBearerError,
   VerifierUnavailableError,
 } from './errors.js';
@@ -45,7 +44,7 @@ export interface InboundAuthOptions {
   verifier?: TokenVerifier;
 }
 
-/** The caller as the lead's tool-call path wants it: the token's scopes are its gateway scopes. */
+/** The caller as the tool-call path wants it: the token's scopes are its gateway scopes. */
 export type VerifiedCaller = CallerIdentity & { gatewayScopes: string[] };
 
 export interface InboundAuth {
@@ -57,7 +56,7 @@ export interface InboundAuth {
   verifier: TokenVerifier;
   /** Serves the PRM document; mount at the application root. */
   metadataRouter: Router;
-  /** 401 with a challenge unless a valid bearer token is presented; then sets `req.auth`. */
+  /** 401 with a challenge unless a valid bearer token is presented; then `callerOf(req)` is the caller. */
   requireCaller: RequestHandler;
   /** 403 insufficient_scope unless the caller (set by requireCaller) holds every one of `scopes`. */
   requireScopes(scopes: readonly string[]): RequestHandler;
@@ -65,12 +64,9 @@ export interface InboundAuth {
   toolScopeGate(scopesForTool: ScopesForTool): RequestHandler;
   /** `toolScopeGate(opts.scopesForTool)`, where that was given. */
   stepUp?: RequestHandler;
-  /** The caller that requireCaller verified, from the SDK's `extra.authInfo` in a tool handler. */
-  callerFromAuthInfo(authInfo: AuthInfo): VerifiedCaller;
+  /** The caller that requireCaller verified for this request; undefined before it ran or where it refused. */
+  callerOf(req: Request): VerifiedCaller | undefined;
 }
-
-/** `req.auth` is where the SDK's Streamable HTTP transport reads AuthInfo from. */
-type AuthedRequest = Request & { auth?: AuthInfo };
 
 /** RFC 6750 s.3 auth-params are quoted strings; a config value must not break out of one, or the header. */
 function quoted(value: string): string {
@@ -81,10 +77,13 @@ function union(...lists: ReadonlyArray<readonly string[]>): string[] {
   return [...new Set(lists.flat())];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
   const { identity, logger } = opts;
+  /**
+   * Who each request proved to this instance, keyed by the request object itself: nothing a client
+   * sends (a header, a body field) can set it, and it goes away with the request.
+   */
+  const verifiedCallers = new WeakMap<Request, CallerIdentity>();
   const fallbackResource = opts.resource ?? `${opts.publicUrl.replace(/\/+$/, '')}/mcp`;
   const verifier =
     opts.verifier ??
@@ -109,7 +108,7 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
     if (err && err.code !== 'unavailable') {
       params.push(['error', err.code], ['error_description', err.message]);
     }
-    const scope = err instanceof InsufficientScopeError ? err.scopes : requiredScopes;
+    const scope = err instanceof InboundInsufficientScopeError ? err.scopes : requiredScopes;
     if (scope.length > 0) params.push(['scope', scope.join(' ')]);
     params.push(['resource_metadata', resourceMetadataUrl]);
     return `Bearer ${params.map(([k, v]) => `${k}=${quoted(v)}`).join(', ')}`;
@@ -143,17 +142,20 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
   };
 
   /** The scopes a re-authorization should ask for: what it has, what it must always have, and what it lacks. */
-  const insufficient = (caller: CallerIdentity, needed: readonly string[]): InsufficientScopeError | undefined => {
+  const insufficient = (
+    caller: CallerIdentity,
+    needed: readonly string[],
+  ): InboundInsufficientScopeError | undefined => {
     const missing = missingScopes(caller.scopes, needed);
     if (missing.length === 0) return undefined;
-    return new InsufficientScopeError(
+    return new InboundInsufficientScopeError(
       `the token lacks scope ${missing.join(' ')}`,
       union(requiredScopes, caller.scopes, needed),
     );
   };
 
-  const callerOf = (req: Request): CallerIdentity => {
-    const caller = readCaller((req as AuthedRequest).auth);
+  const verifiedCallerOf = (req: Request): CallerIdentity => {
+    const caller = verifiedCallers.get(req);
     if (!caller) throw new Error('identity: requireCaller must run before this middleware');
     return caller;
   };
@@ -174,8 +176,8 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
       const caller = await verifier.verify(match[1]);
       const lacking = insufficient(caller, requiredScopes);
       if (lacking) throw lacking;
-      // From here on only the CallerIdentity travels: toAuthInfo drops the token (no passthrough).
-      (req as AuthedRequest).auth = toAuthInfo(caller, resource);
+      // From here on only the CallerIdentity travels: the token stays behind (no passthrough).
+      verifiedCallers.set(req, caller);
       next();
     } catch (err) {
       reject(req, res, err);
@@ -185,7 +187,7 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
   const requireScopes = (scopes: readonly string[]): RequestHandler => {
     const needed = [...scopes];
     return (req, res, next) => {
-      const lacking = insufficient(callerOf(req), needed);
+      const lacking = insufficient(verifiedCallerOf(req), needed);
       if (lacking) reject(req, res, lacking);
       else next();
     };
@@ -193,16 +195,10 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
 
   const toolScopeGate = (scopesForTool: ScopesForTool): RequestHandler => {
     return (req, res, next) => {
-      const caller = callerOf(req);
+      const caller = verifiedCallerOf(req);
       // express.json has parsed the body. A batch is checked as a whole: one 403 for all of it.
-      const messages: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
       const needed = new Set<string>();
-      for (const msg of messages) {
-        if (!isObject(msg) || msg.method !== 'tools/call' || !isObject(msg.params)) continue;
-        const name = msg.params.name;
-        if (typeof name !== 'string') continue;
-        for (const s of scopesForTool(name) ?? []) needed.add(s);
-      }
+      for (const name of toolCallNames(req.body)) for (const s of scopesForTool(name) ?? []) needed.add(s);
       const lacking = needed.size > 0 ? insufficient(caller, [...needed]) : undefined;
       if (lacking) reject(req, res, lacking);
       else next();
@@ -218,10 +214,9 @@ export function createInboundAuth(opts: InboundAuthOptions): InboundAuth {
     requireCaller,
     requireScopes,
     toolScopeGate,
-    callerFromAuthInfo(authInfo) {
-      const caller = readCaller(authInfo);
-      if (!caller) throw new InvalidTokenError('no verified caller on this request');
-      return { ...caller, gatewayScopes: caller.scopes };
+    callerOf(req) {
+      const caller = verifiedCallers.get(req);
+      return caller ? { ...caller, gatewayScopes: caller.scopes } : undefined;
     },
   };
   if (opts.scopesForTool) auth.stepUp = toolScopeGate(opts.scopesForTool);

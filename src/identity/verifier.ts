@@ -2,6 +2,7 @@
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { type Clock, systemClock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
+import { memoiseUnlessRejected } from '../memo.js';
 import { type CallerIdentity, callerFromClaims } from './caller.js';
 import { createIssuerDiscovery } from './discovery.js';
 import { InvalidTokenError, isBearerError, VerifierUnavailableError } from './errors.js';
@@ -93,28 +94,21 @@ export function createTokenVerifier(identity: ResolvedIdentity, opts: TokenVerif
   const typPolicy = identity.accessTokenTyp ?? 'at+jwt-or-absent';
   const discover = createIssuerDiscovery(identity.issuer, { fetch: opts.fetch, clock, timeoutMs });
 
-  let jwks: Promise<JWTVerifyGetKey | null> | undefined;
-  /** The issuer's key set; null where the issuer publishes none (then JWTs can only be introspected). */
-  const keySet = (): Promise<JWTVerifyGetKey | null> => {
-    if (!jwks) {
-      const p = (async () => {
-        const uri = identity.jwksUri ?? (await discover()).jwks_uri;
-        if (!uri) return null;
-        return createRemoteJWKSet(new URL(uri), {
-          timeoutDuration: timeoutMs,
-          // An unknown kid makes jose refetch the set (key rotation), at most once per cooldown.
-          ...(opts.jwksCooldownMs !== undefined ? { cooldownDuration: opts.jwksCooldownMs } : {}),
-          ...(opts.fetch ? { [customFetch]: opts.fetch } : {}),
-        });
-      })();
-      jwks = p;
-      // Discovery keeps its own failure for a while; here we only make room for the next try.
-      p.catch(() => {
-        if (jwks === p) jwks = undefined;
-      });
-    }
-    return jwks;
-  };
+  /**
+   * The issuer's key set; null where the issuer publishes none (then JWTs can only be introspected).
+   * Discovery keeps its own failure for a while; here a failure only makes room for the next try.
+   */
+  const jwks = memoiseUnlessRejected(async (): Promise<JWTVerifyGetKey | null> => {
+    const uri = identity.jwksUri ?? (await discover()).jwks_uri;
+    if (!uri) return null;
+    return createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: timeoutMs,
+      // An unknown kid makes jose refetch the set (key rotation), at most once per cooldown.
+      ...(opts.jwksCooldownMs !== undefined ? { cooldownDuration: opts.jwksCooldownMs } : {}),
+      ...(opts.fetch ? { [customFetch]: opts.fetch } : {}),
+    });
+  });
+  const keySet = () => jwks.get();
 
   const checkTyp = (typ: unknown): void => {
     if (typPolicy === 'any') return;

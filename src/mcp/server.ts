@@ -1,17 +1,15 @@
-// The MCP adapter: the only place (with the transports) that imports the MCP SDK's server.
+// The MCP adapter: the gateway's tools as an MCP server, and its error contract as MCP results.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
   type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
   UrlElicitationRequiredError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ERROR_CODES, userAction } from '../errors.js';
 import type { Caller, ToolOutcome } from '../gateway/toolCall.js';
 import type { ToolDefinition } from '../tools/types.js';
+import { type AuthenticatedCaller, callerFromAuthInfo } from './auth.js';
 
 /** The error contract's shape, as it appears in structuredContent.error. */
 const ToolErrorShape = z.looseObject({
@@ -30,16 +28,17 @@ function advertisedOutput(tool: ToolDefinition) {
   return tool.output ? tool.output.partial().extend({ error: ToolErrorShape.optional() }) : undefined;
 }
 
-export type McpExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 export interface McpAdapterOptions {
   name: string;
   version: string;
   tools: readonly ToolDefinition[];
   /** Runs the call through the gateway's pipeline. */
   call: (caller: Caller, name: string, args: unknown, opts: { signal?: AbortSignal }) => Promise<ToolOutcome>;
-  /** Who is calling: the transport decides (stdio: the local user; HTTP: the verified token). */
-  callerFor: (extra: McpExtra, clientName: string | undefined) => Caller;
+  /**
+   * Who is calling: the transport decides (stdio: the local user; HTTP: the caller its inbound auth
+   * verified for this request, where there is one).
+   */
+  callerFor: (verified: AuthenticatedCaller | undefined, clientName: string | undefined) => Caller;
 }
 
 export function createMcpServer(opts: McpAdapterOptions): McpServer {
@@ -76,7 +75,7 @@ export function createMcpServer(opts: McpAdapterOptions): McpServer {
   // The SDK's own call handler answers bad arguments with free text; the error contract needs
   // `invalid_arguments` in structuredContent, so the gateway's pipeline answers every call.
   mcp.server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const caller = opts.callerFor(extra, mcp.server.getClientVersion()?.name);
+    const caller = opts.callerFor(callerFromAuthInfo(extra.authInfo), mcp.server.getClientVersion()?.name);
     const outcome = await opts.call(caller, request.params.name, request.params.arguments ?? {}, {
       signal: extra.signal,
     });

@@ -1,24 +1,27 @@
 // MCP over Streamable HTTP at /mcp (stateless by default), plus the gateway's other routes.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { isLoopbackHost } from '../config/schema.js';
 import type { Gateway } from '../gateway/gateway.js';
-import type { Caller } from '../gateway/toolCall.js';
-import { createMcpServer, type McpExtra } from '../mcp/server.js';
+import type { AuthenticatedCaller, RequestAuth } from '../mcp/auth.js';
+import { handleStatelessRequest, rpcError } from '../mcp/http.js';
+import { createMcpServer } from '../mcp/server.js';
+import { createSessionEndpoint } from '../mcp/sessions.js';
 import { allowedHostsFor, hostGuard, originGuard, securityHeaders } from './httpGuards.js';
-import { createSessionEndpoint } from './sessions.js';
 
 /** What inbound auth (src/identity) hands the transport; absent, HTTP serves the local user on loopback only. */
 export interface InboundAuth {
   /** Protected Resource Metadata and friends, mounted at the root. */
   metadataRouter: Router;
-  /** 401 with WWW-Authenticate unless a valid bearer token is present; sets req.auth. */
+  /** 401 with WWW-Authenticate unless a valid bearer token is present. */
   requireCaller: RequestHandler;
   /** 403 insufficient_scope for a tools/call whose tool needs gateway scopes the token lacks. */
   stepUp?: RequestHandler;
-  /** The caller that requireCaller verified, read back from the SDK's authInfo. */
-  callerFromAuthInfo: (authInfo: NonNullable<McpExtra['authInfo']>) => Caller;
+  /** The resource identifier a token must be bound to (its audience). */
+  resource: string;
+  /** The caller that requireCaller verified for this request. */
+  callerOf: (req: Request) => AuthenticatedCaller | undefined;
 }
 
 export interface HttpOptions {
@@ -33,15 +36,13 @@ export interface HttpServerHandle {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-
 /** The app, and what must be closed with it (stateful sessions). */
 export function createHttpApp(
   gateway: Gateway,
   opts: HttpOptions = {},
 ): { app: express.Express; close: () => Promise<void> } {
   const { config } = gateway;
-  if (!opts.inbound && !LOOPBACK.has(config.server.host)) {
+  if (!opts.inbound && !isLoopbackHost(config.server.host)) {
     throw new Error(
       `server.host is ${config.server.host} but no identity is configured: without inbound auth the HTTP transport only listens on loopback`,
     );
@@ -83,9 +84,15 @@ export function createHttpApp(
     if (opts.inbound.stepUp) mcpChain.push(opts.inbound.stepUp);
   }
 
-  const callerFor = (extra: McpExtra, clientName: string | undefined): Caller => {
-    if (opts.inbound && extra.authInfo) return opts.inbound.callerFromAuthInfo(extra.authInfo);
-    return { user: config.server.user, client: clientName ?? 'http-client' };
+  const callerFor = (verified: AuthenticatedCaller | undefined, clientName: string | undefined) =>
+    verified ?? { user: config.server.user, client: clientName ?? 'http-client' };
+  /** What the MCP layer hands tool handlers: the verified caller, where inbound auth is on. */
+  const authOf = (req: Request): RequestAuth | undefined => {
+    if (!opts.inbound) return undefined;
+    const caller = opts.inbound.callerOf(req);
+    // Fail closed: with inbound auth on, a request without a verified caller must never run as the local user.
+    if (!caller) throw new Error('inbound auth: no verified caller on this request');
+    return { caller, resource: opts.inbound.resource };
   };
 
   const newServer = () =>
@@ -98,15 +105,12 @@ export function createHttpApp(
     });
   const failed = (res: Response, err: unknown) => {
     gateway.logger.error({ err }, 'MCP request failed');
-    if (!res.headersSent) {
-      res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
-    }
+    if (!res.headersSent) rpcError(res, 500, -32603, 'Internal error');
   };
 
   if (config.server.stateful) {
-    const ownerOf = (req: Request): string => {
-      const authInfo = (req as Request & { auth?: NonNullable<McpExtra['authInfo']> }).auth;
-      const caller = opts.inbound && authInfo ? opts.inbound.callerFromAuthInfo(authInfo) : undefined;
+    const ownerOf = (auth: RequestAuth | undefined): string => {
+      const caller = auth?.caller;
       // JSON, not a joined string: no user name can pass for another tenant's.
       return JSON.stringify(caller ? [caller.tenant ?? null, caller.user] : [null, config.server.user]);
     };
@@ -118,37 +122,23 @@ export function createHttpApp(
         return;
       }
       try {
-        await sessions.handle(req, res, ownerOf(req));
+        const auth = authOf(req);
+        await sessions.handle(req, res, ownerOf(auth), auth);
       } catch (err) {
         failed(res, err);
       }
     });
   } else {
     app.post('/mcp', ...mcpChain, async (req: Request, res) => {
-      // Stateless: a new server and transport per request (reusing one breaks in SDK 1.32), so any
-      // number of instances can sit behind a load balancer.
-      const mcp = newServer();
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      res.on('close', () => {
-        void transport.close();
-        void mcp.close();
-      });
       try {
-        await mcp.connect(transport);
-        await transport.handleRequest(req as never, res, req.body);
+        await handleStatelessRequest(newServer, req, res, authOf(req));
       } catch (err) {
         failed(res, err);
       }
     });
     const methodNotAllowed: RequestHandler = (_req, res) => {
-      res
-        .status(405)
-        .set('Allow', 'POST')
-        .json({
-          jsonrpc: '2.0',
-          error: { code: -32000, message: 'Method not allowed: this server is stateless' },
-          id: null,
-        });
+      res.set('Allow', 'POST');
+      rpcError(res, 405, -32000, 'Method not allowed: this server is stateless');
     };
     app.get('/mcp', originGuard(origins), methodNotAllowed);
     app.delete('/mcp', originGuard(origins), methodNotAllowed);
@@ -158,8 +148,7 @@ export function createHttpApp(
     // Body-parser failures (malformed JSON, too large) are the client's: say so as JSON-RPC.
     const status = (err as { status?: number }).status ?? 500;
     if (status >= 400 && status < 500) {
-      if (!res.headersSent)
-        res.status(status).json({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null });
+      if (!res.headersSent) rpcError(res, status, -32700, 'Parse error');
       return;
     }
     gateway.logger.error({ err }, 'HTTP request failed');

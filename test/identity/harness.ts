@@ -1,12 +1,11 @@
 // A tiny express app with the inbound-auth middleware mounted, on 127.0.0.1:0, the way the transport mounts it.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import express, { type RequestHandler } from 'express';
 import type { Clock } from '../../src/clock.js';
 import type { ResolvedIdentity } from '../../src/config/types.js';
-import { readCaller } from '../../src/identity/caller.js';
 import { createInboundAuth, type InboundAuth, type InboundAuthOptions } from '../../src/identity/middleware.js';
+import { toAuthInfo } from '../../src/mcp/auth.js';
 import type { FakeIssuer } from './fakeIssuer.js';
 
 /** A fixed instant: tokens are minted relative to it, and the verifier's clock reads it. */
@@ -46,9 +45,11 @@ export async function startApp(
   const app = express();
   app.use(auth.metadataRouter);
   const pass: RequestHandler = (_req, _res, next) => next();
+  // What the transport hands the MCP layer: the verified caller, and the AuthInfo the SDK gives tool handlers.
   const echo: RequestHandler = (req, res) => {
-    const authInfo = (req as { auth?: AuthInfo }).auth;
-    res.json({ caller: readCaller(authInfo), authInfo: { ...authInfo, extra: undefined } });
+    const caller = auth.callerOf(req);
+    const authInfo = caller ? toAuthInfo(caller, auth.resource) : undefined;
+    res.json({ caller, authInfo: { ...authInfo, extra: undefined } });
   };
   app.post('/mcp', express.json(), auth.requireCaller, auth.stepUp ?? pass, echo);
   app.get('/admin', auth.requireCaller, auth.requireScopes(['admin']), echo);

@@ -3,13 +3,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express from 'express';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoAuthServer, startDemoAuthServer } from '../../src/demo/authServer.js';
 import { createInboundAuth, type InboundAuth } from '../../src/identity/middleware.js';
+import { callerFromAuthInfo } from '../../src/mcp/auth.js';
+import { handleStatelessRequest } from '../../src/mcp/http.js';
 import { connectWithOAuth, TestClientProvider, withoutRegistrationScope } from '../helpers/oauthClient.js';
 
 const GATEWAY_SCOPES: Record<string, string[]> = { purge: ['notes:admin'] };
@@ -42,23 +44,22 @@ beforeAll(async () => {
   app.use(inbound.metadataRouter);
   const stepUp = inbound.stepUp;
   if (!stepUp) throw new Error('stepUp is set when scopesForTool is given');
-  app.post('/mcp', express.json(), inbound.requireCaller, stepUp, async (req, res) => {
-    // Stateless, as the gateway runs it: a server and a transport per request.
+  // Stateless, as the gateway runs it: a server and a transport per request, the caller handed over as AuthInfo.
+  const newServer = () => {
     const mcp = new McpServer({ name: 'identity-test', version: '0.0.0' });
-    const whoami = async (extra: { authInfo?: Parameters<InboundAuth['callerFromAuthInfo']>[0] }) => {
-      const caller = inbound.callerFromAuthInfo(extra.authInfo as NonNullable<typeof extra.authInfo>);
+    const whoami = async (extra: { authInfo?: AuthInfo }) => {
+      const caller = callerFromAuthInfo(extra.authInfo);
+      if (!caller) throw new Error('no verified caller reached the tool');
       const who = { user: caller.user, client: caller.client, scopes: caller.scopes, token: extra.authInfo?.token };
       return { content: [{ type: 'text' as const, text: JSON.stringify(who) }], structuredContent: who };
     };
     mcp.registerTool('whoami', { description: 'Who is calling' }, whoami);
     mcp.registerTool('purge', { description: 'Needs the notes:admin gateway scope' }, whoami);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void mcp.close();
-    });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res, req.body);
+    return mcp;
+  };
+  app.post('/mcp', express.json(), inbound.requireCaller, stepUp, async (req, res) => {
+    const caller = inbound.callerOf(req);
+    await handleStatelessRequest(newServer, req, res, caller && { caller, resource: inbound.resource });
   });
   server.on('request', app);
 });

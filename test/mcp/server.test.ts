@@ -48,7 +48,7 @@ async function connect(outcome: ToolOutcome, capabilities: Record<string, unknow
       calls.push({ caller, name, args });
       return outcome;
     },
-    callerFor: (_extra, clientName) => ({ user: 'alice', client: clientName ?? 'unknown' }),
+    callerFor: (_verified, clientName) => ({ user: 'alice', client: clientName ?? 'unknown' }),
   });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);

@@ -1,19 +1,21 @@
-// The HTTP transport refuses a foreign Origin and a wrong Host with 403, before any MCP handling.
+// The HTTP transport in process: a foreign Origin and a wrong Host get 403 before any MCP handling; health and
+// metrics answer; loopback alone may go without inbound auth.
+import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnHttpGateway } from '../helpers/gatewayProcess.js';
 import { type Stack, startStack } from '../helpers/stack.js';
+import { type InProcessGateway, startInProcessGateway } from './inProcessGateway.js';
 
 describe('HTTP transport guards', () => {
   let stack: Stack;
-  let gw: Awaited<ReturnType<typeof spawnHttpGateway>>;
+  let gw: InProcessGateway;
   beforeAll(async () => {
     stack = await startStack();
-    gw = await spawnHttpGateway(stack);
+    gw = await startInProcessGateway(stack);
   });
   afterAll(async () => {
-    await gw?.stop();
+    await gw?.close();
     await stack?.close();
   });
 
@@ -42,10 +44,14 @@ describe('HTTP transport guards', () => {
   it('refuses a foreign Origin with 403', async () => {
     const res = await post({ origin: 'http://evil.example' });
     expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'Forbidden: Origin not allowed' },
+      id: null,
+    });
   });
 
   it('refuses a wrong Host with 403', async () => {
-    const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
         {
@@ -66,6 +72,22 @@ describe('HTTP transport guards', () => {
     expect(status).toBe(403);
   });
 
+  it('answers GET /mcp with 405 and Allow: POST (stateless)', async () => {
+    const res = await fetch(`${stack.gatewayUrl}/mcp`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers malformed JSON with a 400 parse error', async () => {
+    const res = await fetch(`${stack.gatewayUrl}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc":',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null });
+  });
+
   it('counts a reauth error returned to the agent once at /metrics', async () => {
     const client = new Client({ name: 'metrics-test', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.gatewayUrl}/mcp`)));
@@ -78,6 +100,13 @@ describe('HTTP transport guards', () => {
 
   it('serves /healthz', async () => {
     const res = await fetch(`${stack.gatewayUrl}/healthz`);
-    expect(await res.json()).toMatchObject({ status: 'ok' });
+    expect(await res.json()).toMatchObject({ status: 'ok', name: 'keyward-test', tools: 4 });
+  });
+
+  it('sets the security headers on every answer', async () => {
+    const res = await fetch(`${stack.gatewayUrl}/healthz`);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
   });
 });

@@ -1,10 +1,9 @@
 // Stateful HTTP sessions (server.stateful): usable by their owner, a 404 for anyone else or an unknown id,
 // and URL elicitation over a session. The inbound auth here is a stand-in that names the user in a header;
-// the real verifier has its own tests (test/identity) and e2e (test/e2e/inbound.test.ts).
+// the real verifier has its own tests (test/identity) and a whole-gateway test (test/transports/inbound.test.ts).
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { pino } from 'pino';
@@ -16,6 +15,7 @@ import { TEST_ENCRYPTION_KEY } from '../fixtures/invalid-configs.js';
 import { freePort } from '../helpers/ports.js';
 import { ROOT } from '../helpers/stack.js';
 
+const users = new WeakMap<express.Request, string>();
 const headerAuth: InboundAuth = {
   metadataRouter: express.Router(),
   requireCaller: (req, res, next) => {
@@ -24,10 +24,14 @@ const headerAuth: InboundAuth = {
       res.status(401).end();
       return;
     }
-    (req as express.Request & { auth?: AuthInfo }).auth = { token: '', clientId: 'agent', scopes: [], extra: { user } };
+    users.set(req, user);
     next();
   },
-  callerFromAuthInfo: (info) => ({ user: String(info.extra?.user), client: info.clientId, gatewayScopes: [] }),
+  resource: 'http://127.0.0.1/mcp',
+  callerOf: (req) => {
+    const user = users.get(req);
+    return user ? { user, client: 'agent', scopes: [], gatewayScopes: [] } : undefined;
+  },
 };
 
 describe('stateful HTTP sessions', () => {

@@ -5,6 +5,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Request, Response } from 'express';
 import type { Clock } from '../clock.js';
+import { attachCaller, type RequestAuth } from './auth.js';
+import { rpcError } from './http.js';
 
 interface Session {
   transport: StreamableHTTPServerTransport;
@@ -23,10 +25,14 @@ export interface SessionOptions {
   maxSessions?: number;
 }
 
-const rpcError = (res: Response, status: number, code: number, message: string) =>
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+export interface SessionEndpoint {
+  size(): number;
+  /** `owner` names who is asking; `auth` is the verified caller, where inbound auth is on. */
+  handle(req: Request, res: Response, owner: string, auth?: RequestAuth): Promise<void>;
+  close(): Promise<void>;
+}
 
-export function createSessionEndpoint(opts: SessionOptions) {
+export function createSessionEndpoint(opts: SessionOptions): SessionEndpoint {
   const sessions = new Map<string, Session>();
   const idleMs = opts.idleMs ?? 30 * 60_000;
   const maxSessions = opts.maxSessions ?? 1000;
@@ -43,8 +49,9 @@ export function createSessionEndpoint(opts: SessionOptions) {
 
   return {
     size: () => sessions.size,
-    async handle(req: Request, res: Response, owner: string): Promise<void> {
+    async handle(req, res, owner, auth) {
       const now = opts.clock.now();
+      attachCaller(req, auth);
       const id = req.header('mcp-session-id');
       if (id) {
         const session = sessions.get(id);
@@ -54,7 +61,7 @@ export function createSessionEndpoint(opts: SessionOptions) {
           return;
         }
         session.lastSeen = now;
-        await session.transport.handleRequest(req as never, res, req.body);
+        await session.transport.handleRequest(req, res, req.body);
         return;
       }
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
@@ -78,9 +85,9 @@ export function createSessionEndpoint(opts: SessionOptions) {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
       await mcp.connect(transport);
-      await transport.handleRequest(req as never, res, req.body);
+      await transport.handleRequest(req, res, req.body);
     },
-    async close(): Promise<void> {
+    async close() {
       for (const s of sessions.values()) {
         await s.transport.close();
         await s.mcp.close();

@@ -1,29 +1,45 @@
-// The whole gateway (the built CLI over HTTP) as an MCP-spec resource server: a standard SDK client signs in
-// at the stack's authorization server by the MCP authorization flow alone, then lists and calls tools.
-import { existsSync, readFileSync } from 'node:fs';
+// The whole gateway over HTTP (in process, mounted as `keyward serve` mounts it) as an MCP-spec resource server:
+// a standard SDK client signs in at the stack's authorization server by the MCP authorization flow alone, then
+// lists and calls tools as itself.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnHttpGateway } from '../helpers/gatewayProcess.js';
 import { connectWithOAuth, TestClientProvider, withoutRegistrationScope } from '../helpers/oauthClient.js';
-import { type Stack, startStack } from '../helpers/stack.js';
+import { ROOT, type Stack, startStack } from '../helpers/stack.js';
+import { type InProcessGateway, startInProcessGateway } from './inProcessGateway.js';
 
 let stack: Stack;
-let gateway: Awaited<ReturnType<typeof spawnHttpGateway>>;
+let gateway: InProcessGateway;
+const toolDir = mkdtempSync(path.join(tmpdir(), 'keyward-inbound-tools-'));
+
+/** get_note, but also needing the gateway scope notes:admin from the caller's sign-in. */
+function writeAdminTool(): string {
+  const spec = JSON.parse(readFileSync(path.join(ROOT, 'tools/get_note.json'), 'utf8')) as Record<string, unknown>;
+  const file = path.join(toolDir, 'admin_get_note.json');
+  writeFileSync(file, JSON.stringify({ ...spec, name: 'admin_get_note', gatewayScopes: ['notes:admin'] }));
+  return file;
+}
 
 beforeAll(async () => {
+  const adminTool = writeAdminTool();
   stack = await startStack({
     user: 'nobody',
-    extra: ({ issuer }) => ({ identity: { issuer, requiredScopes: ['mcp:tools'] } }),
+    extra: ({ issuer }) => ({
+      identity: { issuer, requiredScopes: ['mcp:tools'] },
+      tools: [path.join(ROOT, 'tools/notes.ts'), path.join(ROOT, 'tools/get_note.json'), adminTool],
+    }),
   });
-  gateway = await spawnHttpGateway(stack);
+  gateway = await startInProcessGateway(stack);
 }, 30_000);
 
 afterAll(async () => {
-  await gateway?.stop();
+  await gateway?.close();
   await stack?.close();
+  rmSync(toolDir, { recursive: true, force: true });
 });
 
 async function connect(provider: TestClientProvider): Promise<Client> {
@@ -65,6 +81,7 @@ describe('a standard MCP client signs in at the whole gateway', () => {
     expect(audit).toContain(String(provider.info?.client_id));
     expect(audit).not.toContain('"nobody"');
     expect(audit).not.toContain(provider.saved?.access_token ?? '<none>');
+    expect(gateway.logs()).not.toContain(provider.saved?.access_token ?? '<none>');
   }, 30_000);
 
   it('a missing token gets 401 with a resource_metadata challenge', async () => {
@@ -99,4 +116,40 @@ describe('a standard MCP client signs in at the whole gateway', () => {
     });
     expect(res.status).toBe(403);
   });
+
+  it('a tool needing a gateway scope the sign-in lacks: 403 insufficient_scope and a challenge, before the tool runs', async () => {
+    const provider = new TestClientProvider({ clientName: 'SDK step-up client' });
+    const client = await connect(provider);
+    await client.close();
+    const token = provider.saved?.access_token ?? '';
+    const call = (name: string) =>
+      fetch(`${stack.gatewayUrl}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name, arguments: { id: 'n1' } },
+        }),
+      });
+    const seen = stack.api.seen.length;
+    const res = await call('admin_get_note');
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({
+      error: 'insufficient_scope',
+      error_description: 'the token lacks scope notes:admin',
+    });
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer error="insufficient_scope", /);
+    expect(challenge).toContain('scope="mcp:tools notes:admin"');
+    expect(challenge).toContain(`resource_metadata="${stack.gatewayUrl}/.well-known/oauth-protected-resource/mcp"`);
+    expect(stack.api.seen.length).toBe(seen);
+    // The same token may call a tool that needs no gateway scope: the gate is per tool, not per sign-in.
+    expect((await call('get_note')).status).toBe(200);
+  }, 30_000);
 });

@@ -1,0 +1,86 @@
+// Stateful sessions on an advanced clock, with no sleep: an idle session is closed, and a full table refuses new ones.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionEndpoint, type SessionEndpoint } from '../../src/mcp/sessions.js';
+
+let now = 1_750_000_000_000;
+let endpoint: SessionEndpoint;
+let server: Server;
+let url: string;
+
+beforeAll(async () => {
+  endpoint = createSessionEndpoint({
+    newServer: () => new McpServer({ name: 'sessions-test', version: '0.0.0' }),
+    clock: { now: () => now },
+    idleMs: 60_000,
+    maxSessions: 1,
+  });
+  const app = express();
+  app.all('/mcp', express.json(), (req, res) => {
+    void endpoint.handle(req, res, JSON.stringify([null, req.header('x-test-user') ?? 'alice']));
+  });
+  server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+});
+afterAll(async () => {
+  await endpoint?.close();
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
+
+const post = async (body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    sessionId: res.headers.get('mcp-session-id'),
+    retryAfter: res.headers.get('retry-after'),
+    text: await res.text(),
+  };
+};
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+};
+const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+
+describe('session lifetime', () => {
+  it('refuses a session past the cap, and makes room once the idle one has timed out', async () => {
+    const first = await post(initialize);
+    expect(first.status).toBe(200);
+    expect(first.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const sid = { 'mcp-session-id': String(first.sessionId), 'mcp-protocol-version': '2025-06-18' };
+    expect((await post(ping, sid)).status).toBe(200);
+
+    const full = await post(initialize);
+    expect(full.status).toBe(503);
+    expect(full.retryAfter).toBe('60');
+    expect(JSON.parse(full.text)).toEqual({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: 'Too many open sessions; retry later' },
+      id: null,
+    });
+
+    // Used just now, so not idle yet: still full.
+    now += 59_000;
+    expect((await post(ping, sid)).status).toBe(200);
+    now += 59_000;
+    expect((await post(initialize)).status).toBe(503);
+
+    now += 2_000;
+    const second = await post(initialize);
+    expect(second.status).toBe(200);
+    expect(second.sessionId).not.toBe(first.sessionId);
+    expect(endpoint.size()).toBe(1);
+    expect((await post(ping, sid)).status).toBe(404);
+  });
+});
