@@ -15,6 +15,7 @@ export async function httpExtras(gateway: Gateway): Promise<HttpOptions> {
     identity,
     publicUrl: server.publicUrl,
     logger: gateway.logger,
+    clock: gateway.clock,
     resourceName: server.name,
     scopesForTool: (name) => gateway.tools.get(name)?.gatewayScopes,
   });
