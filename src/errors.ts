@@ -12,7 +12,20 @@ export const ERROR_CODES = [
   'store_unavailable',
 ] as const;
 
+/** Every code an agent may see. Those in RESERVED_ERROR_CODES are not produced yet. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * Codes in the contract that the gateway does not produce yet: approvals and allow/deny policy
+ * (issue 11) will. Clients may already switch on them; nothing in this version answers with them.
+ */
+export const RESERVED_ERROR_CODES = [
+  'approval_required',
+  'approval_denied',
+  'forbidden',
+] as const satisfies readonly ErrorCode[];
+
+export type ReservedErrorCode = (typeof RESERVED_ERROR_CODES)[number];
 
 export type ReauthReason = 'no_grant' | 'invalid_grant' | 'revoked' | 'consent_expired' | 'needs_reauth';
 
@@ -34,19 +47,34 @@ export interface ToolErrorPayload {
   issues?: string[];
 }
 
+/** Set once, at construction: an error is never changed after it is thrown (see `withDetails`). */
 export interface GatewayErrorDetails {
-  provider?: string;
-  scopes?: string[];
-  missingScopes?: string[];
-  authorizeUrl?: string;
-  reason?: string;
-  retryAfterSeconds?: number;
-  status?: number;
-  issues?: string[];
+  readonly provider?: string;
+  readonly scopes?: readonly string[];
+  readonly missingScopes?: readonly string[];
+  readonly authorizeUrl?: string;
+  readonly reason?: string;
+  readonly retryAfterSeconds?: number;
+  readonly status?: number;
+  readonly issues?: readonly string[];
   /** Overrides the class's own judgement where the case knows better (a renewed credential). */
-  retryable?: boolean;
+  readonly retryable?: boolean;
   /** Detail for logs and audit only; never shown to the agent. */
-  internal?: string;
+  readonly internal?: string;
+}
+
+type GatewayErrorClass<E extends GatewayError> = new (
+  message: string,
+  details?: GatewayErrorDetails,
+  options?: { cause?: unknown },
+) => E;
+
+function frozenDetails(details: GatewayErrorDetails): GatewayErrorDetails {
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details)) {
+    if (v !== undefined) copy[k] = Array.isArray(v) ? Object.freeze([...v]) : v;
+  }
+  return Object.freeze(copy) as GatewayErrorDetails;
 }
 
 /** Base class: a stable `code`, a safe `message`, and `cause` kept for the logs. */
@@ -58,14 +86,24 @@ export abstract class GatewayError extends Error {
   constructor(message: string, details: GatewayErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
-    this.details = details;
+    this.details = frozenDetails(details);
+  }
+
+  /**
+   * The same error (class, message, cause) with `extra` laid over its details. Errors travel
+   * through caches and single-flight promises shared by several calls, so one call filling in its
+   * own authorize URL must not change what another call sees.
+   */
+  withDetails(extra: GatewayErrorDetails): this {
+    const Same = this.constructor as GatewayErrorClass<this>;
+    return new Same(this.message, { ...this.details, ...extra }, { cause: this.cause });
   }
 
   toPayload(callId?: string): ToolErrorPayload {
     const { internal: _internal, retryable: _retryable, ...safe } = this.details;
     const payload: ToolErrorPayload = { code: this.code, message: this.message, retryable: this.retryable };
     for (const [k, v] of Object.entries(safe)) {
-      if (v !== undefined) (payload as unknown as Record<string, unknown>)[k] = v;
+      if (v !== undefined) (payload as unknown as Record<string, unknown>)[k] = Array.isArray(v) ? [...v] : v;
     }
     if (callId) payload.callId = callId;
     return payload;
@@ -137,9 +175,33 @@ export function isGatewayError(err: unknown): err is AnyGatewayError {
   return err instanceof GatewayError;
 }
 
+/**
+ * Whether the user must act (grant access) before a retry can work: such errors carry an authorize
+ * URL and may be sent as a URL elicitation.
+ */
+export function needsUserGrant(code: ErrorCode): boolean {
+  switch (code) {
+    case 'reauth_required':
+    case 'insufficient_scope':
+      return true;
+    case 'approval_required':
+    case 'approval_denied':
+    case 'provider_unavailable':
+    case 'downstream_error':
+    case 'invalid_arguments':
+    case 'forbidden':
+    case 'store_unavailable':
+      return false;
+  }
+  // No `default`: a new code must be placed in one of the lists above, or this stops the typecheck.
+  const _exhaustive: never = code;
+  return _exhaustive;
+}
+
 /** One short line for the text content: what the user should do. */
 export function userAction(payload: ToolErrorPayload): string {
-  switch (payload.code) {
+  const code = payload.code;
+  switch (code) {
     case 'reauth_required':
     case 'insufficient_scope':
       return payload.authorizeUrl
@@ -150,9 +212,15 @@ export function userAction(payload: ToolErrorPayload): string {
       return payload.retryAfterSeconds !== undefined
         ? `${payload.message} Retry in ${payload.retryAfterSeconds} s.`
         : payload.message;
-    default:
+    case 'approval_required':
+    case 'approval_denied':
+    case 'downstream_error':
+    case 'invalid_arguments':
+    case 'forbidden':
       return payload.message;
   }
+  const _exhaustive: never = code;
+  return _exhaustive;
 }
 
 /** Raised at start-up for a bad config: every problem, each with its path. */
