@@ -1,6 +1,7 @@
 // The store URL and the connections behind it, shared by the grant store and the refresh locks.
 import { isAbsolute } from 'node:path';
-import { StoreUnavailableError } from '../errors.js';
+import type { GatewayError } from '../errors.js';
+import { fromStoreFailure } from './errorBoundary.js';
 
 export type StoreBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
 
@@ -45,14 +46,8 @@ export function parseStoreUrl(url: string): StoreLocation {
  * Every backend failure leaves here as one error with a safe message; the driver's own message,
  * which may name hosts, goes to `internal` and `cause` for the logs.
  */
-export function storeUnavailable(backend: StoreBackend, what: string, cause: unknown): StoreUnavailableError {
-  if (cause instanceof StoreUnavailableError) return cause;
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new StoreUnavailableError(
-    `the ${what} is unavailable (${backend}); retry shortly`,
-    { retryAfterSeconds: 1, internal: `${backend}: ${detail}` },
-    { cause },
-  );
+export function storeUnavailable(backend: StoreBackend, what: string, cause: unknown): GatewayError {
+  return fromStoreFailure(cause, { message: `the ${what} is unavailable (${backend}); retry shortly`, backend });
 }
 
 /** Rejects after `ms` so that a hung backend becomes an error instead of a hung tool call. */

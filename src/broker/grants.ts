@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
-import { InsufficientScopeError, ReauthRequiredError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenSetFromWire, type WireTokens } from '../providers/tokenSet.js';
 import type { ProviderRegistry, RevocationOutcome, TokenSet } from '../providers/types.js';
@@ -20,52 +19,6 @@ export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h|d)$/.exec(text);
   if (!m) throw new Error(`not a duration: ${JSON.stringify(text)}`);
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-}
-
-/**
- * Throws what the agent must be told when this grant cannot serve a tool needing `scopes`:
- * no grant, revoked, needs reauth, consent expired, or scopes missing.
- */
-export function assertGrantServes(grant: Grant | undefined, provider: string, scopes: string[], now: number): Grant {
-  if (!grant) {
-    throw new ReauthRequiredError(`No ${provider} access has been granted for this user yet.`, {
-      provider,
-      scopes,
-      reason: 'no_grant',
-    });
-  }
-  if (grant.status === 'revoked') {
-    throw new ReauthRequiredError(`The ${provider} grant was revoked; access must be granted again.`, {
-      provider,
-      scopes,
-      reason: 'revoked',
-    });
-  }
-  if (grant.status === 'needs_reauth') {
-    throw new ReauthRequiredError(`The ${provider} grant is no longer valid; access must be granted again.`, {
-      provider,
-      scopes,
-      reason: grant.reason === 'invalid_grant' || grant.reason === 'revoked' ? grant.reason : 'needs_reauth',
-      internal: grant.reason,
-    });
-  }
-  if (grant.consentExpiresAt !== undefined && now >= grant.consentExpiresAt) {
-    throw new ReauthRequiredError(`The user's consent for ${provider} has expired; it must be given again.`, {
-      provider,
-      scopes,
-      reason: 'consent_expired',
-    });
-  }
-  const have = new Set(grant.scopes);
-  const missing = scopes.filter((s) => !have.has(s));
-  if (missing.length) {
-    throw new InsufficientScopeError(`The ${provider} grant does not cover this tool's scopes.`, {
-      provider,
-      scopes,
-      missingScopes: missing,
-    });
-  }
-  return grant;
 }
 
 /**

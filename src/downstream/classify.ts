@@ -1,5 +1,6 @@
-// Reads a non-2xx API answer: a dead credential, a missing scope, a rate limit, or a plain failure.
+// Reads a non-2xx API answer into signals for policy, then words the verdict: a missing scope, a rate limit, or a plain failure.
 import { DownstreamError, InsufficientScopeError } from '../errors.js';
+import { type ApiRefusalSignals, judgeApiRefusal } from '../policy/apiRefusal.js';
 import type { DownstreamResponse } from './send.js';
 
 /** A 401 never gets here: the tool-call path renews the credential first. */
@@ -37,12 +38,25 @@ function googleScopeInsufficient(body: unknown): boolean {
   return reasons.includes('ACCESS_TOKEN_SCOPE_INSUFFICIENT') || reasons.includes('insufficientPermissions');
 }
 
-function rateLimited(res: DownstreamResponse, body: unknown): boolean {
-  if (res.status === 429) return true;
-  if (res.status !== 403) return false;
+/** A rate limit said with a 403: GitHub's exhausted quota header, Google's rate-limit reasons. */
+function rateLimitMarker(res: DownstreamResponse, body: unknown): boolean {
   if (res.headers.get('x-ratelimit-remaining') === '0') return true;
   const e = (body as { error?: { errors?: { reason?: string }[] } } | undefined)?.error;
   return !!e?.errors?.some((x) => x.reason === 'rateLimitExceeded' || x.reason === 'userRateLimitExceeded');
+}
+
+/** What policy needs to judge a refusal, read from the status, the challenge and the body. */
+export function readApiRefusal(res: DownstreamResponse): ApiRefusalSignals & { body: unknown } {
+  const body = res.contentType.includes('json') ? parseJson(res.text) : undefined;
+  const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
+  const challengeScopes = challenge.scope?.split(/\s+/).filter(Boolean);
+  return {
+    status: res.status,
+    scopeInsufficient: challenge.error === 'insufficient_scope' || googleScopeInsufficient(body),
+    ...(challengeScopes?.length ? { challengeScopes } : {}),
+    rateLimitMarker: rateLimitMarker(res, body),
+    body,
+  };
 }
 
 function retryAfterSeconds(res: DownstreamResponse, nowMs: number): number | undefined {
@@ -82,30 +96,21 @@ export function classifyApiFailure(
     nowMs: number;
   },
 ): ApiFailure {
-  const body = res.contentType.includes('json') ? parseJson(res.text) : undefined;
-  const challenge = parseBearerChallenge(res.headers.get('www-authenticate'));
-
-  if (res.status === 403 && (challenge.error === 'insufficient_scope' || googleScopeInsufficient(body))) {
-    // The challenge is the API's text: a scope it names reaches the agent and a connect link only if the
-    // config knows it, so an API cannot smuggle a token (or anything else) into the error through `scope`.
-    const known = new Set([...ctx.knownScopes, ...ctx.toolScopes]);
-    const challenged = (challenge.scope ?? '').split(/\s+/).filter((s) => known.has(s));
-    const wanted = challenged.length ? challenged : ctx.toolScopes;
-    const missing = wanted.filter((s) => !ctx.grantedScopes.includes(s));
+  const signals = readApiRefusal(res);
+  const verdict = judgeApiRefusal(signals, ctx);
+  if (verdict.kind === 'insufficient_scope') {
     return {
       kind: 'insufficient_scope',
       error: new InsufficientScopeError(`The ${ctx.provider} grant lacks a scope this action needs.`, {
         provider: ctx.provider,
-        scopes: wanted,
-        missingScopes: missing.length ? missing : wanted,
+        scopes: verdict.scopes,
+        missingScopes: verdict.missing,
         reason: 'insufficient_scope',
       }),
     };
   }
-
-  const limited = rateLimited(res, body);
-  const apiMessage = safeApiMessage(body);
-  const status = limited && res.status === 403 ? 429 : res.status;
+  const limited = verdict.kind === 'rate_limited';
+  const apiMessage = safeApiMessage(signals.body);
   return {
     kind: 'failed',
     error: new DownstreamError(
@@ -114,7 +119,7 @@ export function classifyApiFailure(
         : `The ${ctx.provider} API answered ${res.status}${apiMessage ? `: ${apiMessage}` : '.'}`,
       {
         provider: ctx.provider,
-        status,
+        status: verdict.status,
         reason: limited ? 'rate_limited' : `http_${res.status}`,
         retryAfterSeconds: retryAfterSeconds(res, ctx.nowMs),
       },

@@ -2,6 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { argsDigest } from '../audit/sink.js';
 import type { AuditRecord, AuditSink } from '../audit/types.js';
+import { toGatewayError } from '../broker/errorBoundary.js';
+import { DEFAULT_RETRY } from '../broker/strategies/retry.js';
 import type { CallCredential, CallIdentity, CredentialBroker, CredentialRequest } from '../broker/types.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/types.js';
@@ -10,14 +12,15 @@ import { type DownstreamResponse, sendDownstream } from '../downstream/send.js';
 import {
   DownstreamError,
   type GatewayError,
-  InsufficientScopeError,
   InvalidArgumentsError,
   isGatewayError,
+  needsUserGrant,
   ReauthRequiredError,
   type ToolErrorPayload,
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { decideCall, refusalError } from '../policy/call.js';
 import { buildDownstreamRequest } from '../tools/request.js';
 import { isIdempotent, type ToolDefinition } from '../tools/types.js';
 import type { AuthorizeLinks } from './links.js';
@@ -82,13 +85,13 @@ export async function runToolCall(
     outcome = { ok: true, callId, ...result };
     record.outcome = 'ok';
   } catch (err) {
-    const gerr = await toGatewayError(deps, err, caller, tool, callId);
+    const gerr = await explain(deps, err, caller, tool, callId);
     outcome = { ok: false, callId, error: gerr.toPayload(callId) };
     record.errorCode = gerr.code;
     record.reason = gerr.details.internal
       ? `${gerr.details.reason ?? gerr.code}: ${gerr.details.internal}`
       : gerr.details.reason;
-    if (gerr.code === 'reauth_required' || gerr.code === 'insufficient_scope') {
+    if (needsUserGrant(gerr.code)) {
       deps.metrics.reauthErrors.inc({ provider: tool?.provider ?? '', reason: gerr.details.reason ?? gerr.code });
     }
   }
@@ -140,16 +143,11 @@ async function callTool(
     throw new InvalidArgumentsError(`The arguments for ${tool.name} are not valid: ${issues.join('; ')}`, { issues });
   }
 
-  if (caller.gatewayScopes && tool.gatewayScopes?.length) {
-    const missing = tool.gatewayScopes.filter((s) => !caller.gatewayScopes?.includes(s));
-    if (missing.length) {
-      throw new InsufficientScopeError(`The caller's token lacks gateway scopes this tool needs.`, {
-        scopes: tool.gatewayScopes,
-        missingScopes: missing,
-        reason: 'gateway_scope',
-      });
-    }
-  }
+  const decision = decideCall({
+    tool,
+    ...(caller.gatewayScopes ? { callerGatewayScopes: caller.gatewayScopes } : {}),
+  });
+  if (!decision.allowed) throw refusalError(decision.refusal);
 
   const provider = deps.config.providers[tool.provider];
   if (!provider) throw new InvalidArgumentsError(`The tool's provider "${tool.provider}" is not configured.`);
@@ -253,28 +251,40 @@ function shapeResult(
   return { structured, text: JSON.stringify(structured) };
 }
 
-async function toGatewayError(
+/**
+ * The call's one error handler: any failure becomes a gateway error (through the error boundary),
+ * and one that asks the user to grant access gets a URL they can open.
+ */
+async function explain(
   deps: ToolCallDeps,
   err: unknown,
   caller: Caller,
   tool: ToolDefinition | undefined,
   callId: string,
 ): Promise<GatewayError> {
-  if (!isGatewayError(err)) {
+  const foreign = !isGatewayError(err);
+  let gerr = toGatewayError(err, {
+    provider: tool?.provider ?? '',
+    scopes: tool?.scopes ?? [],
+    defaultRetryAfterSeconds: DEFAULT_RETRY.defaultRetryAfterSeconds,
+  });
+  if (foreign) {
     deps.logger.error({ err, callId, tool: tool?.name }, 'tool call failed unexpectedly');
-    return new DownstreamError('The gateway failed while handling this call.', { reason: 'internal' }, { cause: err });
+    // The gateway's own fault: nothing the user could grant would help.
+    if (gerr.details.reason === 'internal') return gerr;
   }
-  if (err.code === 'reauth_required' || err.code === 'insufficient_scope') {
-    const provider = err.details.provider ?? tool?.provider;
-    if (provider && !err.details.authorizeUrl && err.details.reason !== 'gateway_scope') {
+  if (needsUserGrant(gerr.code)) {
+    const provider = gerr.details.provider ?? tool?.provider;
+    let authorizeUrl: string | undefined;
+    if (provider && !gerr.details.authorizeUrl && gerr.details.reason !== 'gateway_scope') {
       try {
-        err.details.authorizeUrl = await deps.links.authorizeUrl({
+        authorizeUrl = await deps.links.authorizeUrl({
           provider,
           user: caller.user,
           ...(caller.tenant ? { tenant: caller.tenant } : {}),
           client: caller.client,
-          ...(err.code === 'insufficient_scope' && err.details.missingScopes
-            ? { scopes: err.details.missingScopes }
+          ...(gerr.code === 'insufficient_scope' && gerr.details.missingScopes
+            ? { scopes: [...gerr.details.missingScopes] }
             : {}),
           callId,
         });
@@ -282,12 +292,16 @@ async function toGatewayError(
         deps.logger.error({ err: linkErr, callId }, 'could not build an authorize URL');
       }
     }
-    err.details.provider ??= provider;
-    err.details.scopes ??= tool?.scopes;
+    // A copy, never the thrown error: it may be shared with other calls (single-flight, caches).
+    gerr = gerr.withDetails({
+      ...(authorizeUrl ? { authorizeUrl } : {}),
+      ...(gerr.details.provider === undefined && provider !== undefined ? { provider } : {}),
+      ...(gerr.details.scopes === undefined && tool?.scopes ? { scopes: tool.scopes } : {}),
+    });
   }
-  if (err.code !== 'invalid_arguments')
-    deps.logger.warn({ callId, tool: tool?.name, code: err.code, reason: err.details.reason }, 'tool call failed');
-  return err;
+  if (gerr.code !== 'invalid_arguments')
+    deps.logger.warn({ callId, tool: tool?.name, code: gerr.code, reason: gerr.details.reason }, 'tool call failed');
+  return gerr;
 }
 
 /** No tool's input is this deep; a deeper one is refused before any schema walks it recursively. */

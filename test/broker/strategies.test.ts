@@ -2,13 +2,14 @@
 import { describe, expect, test } from 'vitest';
 import { createCredentialCache } from '../../src/broker/credentialCache.js';
 import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
-import { assertGrantServes, parseDuration } from '../../src/broker/grants.js';
+import { parseDuration } from '../../src/broker/grants.js';
 import { createKeyedQueue, createSingleFlight } from '../../src/broker/singleFlight.js';
 import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import { DEFAULT_RETRY, retryTransient } from '../../src/broker/strategies/retry.js';
 import { CallCredential, type Grant } from '../../src/broker/types.js';
 import { manualClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
+import { assertGrantServes } from '../../src/policy/grantCoverage.js';
 import { TokenEndpointError } from '../../src/providers/types.js';
 
 describe('single-flight', () => {

@@ -1,11 +1,11 @@
 // Strategy `exchange`: RFC 8693 (or Entra on-behalf-of) of the grant's token for one narrowed to the tool, with `act`.
-import { ReauthRequiredError } from '../../errors.js';
+import { TokenEndpointError } from '../../providers/errors.js';
 import type { ProviderRuntime, TokenSet } from '../../providers/types.js';
-import { TokenEndpointError } from '../../providers/types.js';
 import { type CachedCredential, credentialId } from '../credentialCache.js';
+import { fromTokenEndpoint } from '../errorBoundary.js';
 import type { CallCredential, CredentialRequest, Grant } from '../types.js';
 import { type BrokerContext, cachedOrProduced } from './context.js';
-import { grantAccessToken, translateFailure } from './grantRefresh.js';
+import { grantAccessToken } from './grantRefresh.js';
 import { planFor } from './refresh.js';
 import { retryTransient } from './retry.js';
 
@@ -77,18 +77,14 @@ function failure(
   scopes: string[],
   grant: Grant,
 ): Error {
-  if (err.kind === 'dead') {
-    return translateDead(runtime.name, scopes, err, grant);
-  }
-  return translateFailure(ctx, err, runtime.name, scopes);
-}
-
-function translateDead(provider: string, scopes: string[], err: TokenEndpointError, grant: Grant): Error {
-  // Not marked here: the next refresh judges the refresh token itself, under the grant lock.
-  return new ReauthRequiredError(`${provider} no longer accepts this grant's tokens; access must be granted again.`, {
-    provider,
+  // A dead one is not marked here: the next refresh judges the refresh token itself, under the grant lock.
+  return fromTokenEndpoint(err, {
+    provider: runtime.name,
     scopes,
-    reason: 'invalid_grant',
-    internal: `exchange refused the subject token of generation ${grant.generation}: ${err.oauthError}`,
+    defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
+    presented: 'subject_token',
+    ...(err.kind === 'dead'
+      ? { internal: `exchange refused the subject token of generation ${grant.generation}: ${err.oauthError}` }
+      : {}),
   });
 }

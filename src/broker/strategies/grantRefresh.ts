@@ -1,15 +1,10 @@
 // One refresh of a grant at a time, everywhere: the grant lock, the re-read, rotation stored first, dead tokens judged.
-import {
-  InsufficientScopeError,
-  isGatewayError,
-  ProviderUnavailableError,
-  ReauthRequiredError,
-  StoreUnavailableError,
-} from '../../errors.js';
+import { ReauthRequiredError } from '../../errors.js';
+import { assertGrantServes } from '../../policy/grantCoverage.js';
+import { TokenEndpointError } from '../../providers/errors.js';
 import type { NarrowingPlan, ProviderRuntime, TokenSet } from '../../providers/types.js';
-import { TokenEndpointError } from '../../providers/types.js';
 import { bindingOf } from '../credentialCache.js';
-import { assertGrantServes } from '../grants.js';
+import { fromStoreFailure, fromTokenEndpoint } from '../errorBoundary.js';
 import { grantKey } from '../store.js';
 import type { Grant } from '../types.js';
 import type { BrokerContext } from './context.js';
@@ -35,17 +30,8 @@ export async function readGrant(ctx: BrokerContext, user: string, provider: stri
   try {
     return await ctx.store.getGrant(user, provider, tenant);
   } catch (err) {
-    throw asStoreError(err, 'The grant store could not be read.');
+    throw fromStoreFailure(err, { message: 'The grant store could not be read.' });
   }
-}
-
-export function asStoreError(err: unknown, message: string): Error {
-  if (isGatewayError(err)) return err;
-  return new StoreUnavailableError(
-    message,
-    { retryAfterSeconds: 5, internal: (err as Error)?.message },
-    { cause: err },
-  );
 }
 
 /** Writes the rotated grant; a lost rotated refresh token loses the grant, so a failed write is retried. */
@@ -64,7 +50,7 @@ async function putGrantDurably(ctx: BrokerContext, grant: Grant): Promise<void> 
     { grantId: grant.id, provider: grant.provider, generation: grant.generation, err: (last as Error)?.message },
     'a refreshed grant could not be stored; its refresh token may be lost',
   );
-  throw asStoreError(last, 'The refreshed grant could not be stored.');
+  throw fromStoreFailure(last, { message: 'The refreshed grant could not be stored.' });
 }
 
 export interface RefreshOutcome {
@@ -122,7 +108,12 @@ export async function refreshUnderLock(
         },
         'refresh failed',
       );
-      if (err.kind !== 'dead') throw translateFailure(ctx, err, grant.provider, opts.scopes);
+      const failure = {
+        provider: grant.provider,
+        scopes: opts.scopes,
+        defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
+      };
+      if (err.kind !== 'dead') throw fromTokenEndpoint(err, failure);
       const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant);
       if (
         !followedNewer &&
@@ -148,15 +139,7 @@ export async function refreshUnderLock(
           updatedAt: ctx.clock.now(),
         });
       }
-      throw new ReauthRequiredError(
-        `The ${grant.provider} authorization server no longer accepts this grant; access must be granted again.`,
-        {
-          provider: grant.provider,
-          scopes: opts.scopes,
-          reason: 'invalid_grant',
-          internal: err.oauthError,
-        },
-      );
+      throw fromTokenEndpoint(err, failure);
     }
     ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: 'ok' });
     const now = ctx.clock.now();
@@ -179,46 +162,6 @@ export async function refreshUnderLock(
       'grant refreshed',
     );
     return { tokens, grant: next };
-  }
-}
-
-/** Transient and refused requests: the grant is left exactly as it is. */
-export function translateFailure(
-  ctx: BrokerContext,
-  err: TokenEndpointError,
-  provider: string,
-  scopes: string[],
-): Error {
-  switch (err.kind) {
-    case 'invalid_scope':
-      return new InsufficientScopeError(`${provider} refused the scopes this tool needs.`, {
-        provider,
-        scopes,
-        missingScopes: scopes,
-        internal: err.oauthError,
-      });
-    case 'transient':
-      return new ProviderUnavailableError(
-        `${provider} is not answering right now.`,
-        {
-          provider,
-          retryAfterSeconds: err.retryAfterSeconds ?? ctx.retry.defaultRetryAfterSeconds,
-          internal: err.message,
-        },
-        { cause: err },
-      );
-    default:
-      // Refused for a reason the user cannot fix (client configuration): tell the operator, not the user.
-      return new ProviderUnavailableError(
-        `${provider} refused the gateway's request; the operator must check its configuration.`,
-        {
-          provider,
-          retryAfterSeconds: 60,
-          reason: err.oauthError,
-          internal: err.message,
-        },
-        { cause: err },
-      );
   }
 }
 

@@ -1,16 +1,23 @@
 // Strategy `refresh`: a refresh narrowed to the tool's scopes and the API's resource, cached per scope set.
+import { TokenEndpointError } from '../../providers/errors.js';
 import type { NarrowingPlan, ProviderRuntime } from '../../providers/types.js';
-import { TokenEndpointError } from '../../providers/types.js';
 import { type CachedCredential, credentialId } from '../credentialCache.js';
+import { fromTokenEndpoint } from '../errorBoundary.js';
 import type { CallCredential, CredentialRequest, Grant } from '../types.js';
 import { type BrokerContext, cachedOrProduced, countCredential, toCallCredential } from './context.js';
-import { grantAccessToken, refreshUnderLock, rereadGrant, translateFailure, withGrantLock } from './grantRefresh.js';
+import { grantAccessToken, refreshUnderLock, rereadGrant, withGrantLock } from './grantRefresh.js';
 
 export function planFor(ctx: BrokerContext, runtime: ProviderRuntime, scopes: string[]): NarrowingPlan {
   try {
     return runtime.narrowingFor(scopes);
   } catch (err) {
-    if (err instanceof TokenEndpointError) throw translateFailure(ctx, err, runtime.name, scopes);
+    if (err instanceof TokenEndpointError) {
+      throw fromTokenEndpoint(err, {
+        provider: runtime.name,
+        scopes,
+        defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
+      });
+    }
     throw err;
   }
 }
