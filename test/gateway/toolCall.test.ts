@@ -10,6 +10,7 @@ import { ReauthRequiredError } from '../../src/errors.js';
 import { connectRouteLinks } from '../../src/gateway/gateway.js';
 import { runToolCall, type ToolCallDeps } from '../../src/gateway/toolCall.js';
 import { createMetrics } from '../../src/metrics.js';
+import { TokenEndpointError } from '../../src/providers/errors.js';
 import { defineTool } from '../../src/tools/define.js';
 import type { ToolDefinition } from '../../src/tools/types.js';
 import { TEST_ENCRYPTION_KEY } from '../fixtures/invalid-configs.js';
@@ -39,6 +40,17 @@ const readNote = defineTool({
   input: z.object({ id: z.string() }),
   annotations: { readOnly: true, idempotent: true },
   request: ({ id }) => ({ method: 'GET', path: ['notes', id] }),
+});
+const adminNote = defineTool({
+  name: 'purge_notes',
+  title: 'Purge',
+  description: 'Purge notes.',
+  provider: 'notes',
+  scopes: ['notes:write'],
+  gatewayScopes: ['notes:admin'],
+  input: z.object({}),
+  annotations: { destructive: true },
+  request: () => ({ method: 'DELETE', path: ['notes'] }),
 });
 const writeNote = defineTool({
   name: 'write_note',
@@ -116,6 +128,7 @@ describe('runToolCall', () => {
     const tools = new Map<string, ToolDefinition>([
       [readNote.name, readNote],
       [writeNote.name, writeNote],
+      [adminNote.name, adminNote],
     ]);
     deps = (broker, fetchImpl) => ({
       config,
@@ -269,5 +282,109 @@ describe('runToolCall', () => {
     });
     const metrics = await d.metrics.registry.getSingleMetricAsString('keyward_reauth_errors_total');
     expect(metrics).toContain('keyward_reauth_errors_total{provider="notes",reason="no_grant"} 1');
+  });
+
+  it("refuses a caller whose token lacks the tool's gateway scopes, before asking for a credential", async () => {
+    const { broker, counts } = countingBroker();
+    const { fetchImpl, seen } = scriptedFetch([]);
+    const d = deps(broker, fetchImpl);
+    const out = await runToolCall(d, { ...caller, gatewayScopes: ['mcp'] }, 'purge_notes', {});
+    expect(out).toEqual({
+      ok: false,
+      callId: out.callId,
+      error: {
+        code: 'insufficient_scope',
+        message: "The caller's token lacks gateway scopes this tool needs.",
+        provider: 'notes',
+        scopes: ['notes:admin'],
+        missingScopes: ['notes:admin'],
+        reason: 'gateway_scope',
+        retryable: false,
+        callId: out.callId,
+      },
+    });
+    expect(counts.credentialFor).toBe(0);
+    expect(seen).toHaveLength(0);
+    expect(audit.records[0]).toMatchObject({
+      outcome: 'error',
+      errorCode: 'insufficient_scope',
+      reason: 'gateway_scope',
+    });
+  });
+
+  it('lets a caller through who holds the gateway scopes, and a stdio caller who has none to show', async () => {
+    const { broker } = countingBroker();
+    const { fetchImpl } = scriptedFetch([
+      () => new Response(null, { status: 204 }),
+      () => new Response(null, { status: 204 }),
+    ]);
+    const d = deps(broker, fetchImpl);
+    expect(await runToolCall(d, { ...caller, gatewayScopes: ['mcp', 'notes:admin'] }, 'purge_notes', {})).toMatchObject(
+      {
+        ok: true,
+      },
+    );
+    expect(await runToolCall(d, caller, 'purge_notes', {})).toMatchObject({ ok: true });
+  });
+
+  it('never edits an error the broker threw: two calls sharing one error each get their own link', async () => {
+    // Single-flight hands one rejection to every waiting call; filling in a link must not leak across them.
+    const shared = new ReauthRequiredError('No notes grant for this user.', { provider: 'notes', reason: 'no_grant' });
+    const broker: CredentialBroker = {
+      credentialFor: async () => {
+        throw shared;
+      },
+      afterUnauthorized: async () => {
+        throw shared;
+      },
+      async close() {},
+    };
+    const d = deps(broker, scriptedFetch([]).fetchImpl);
+    const [a, b] = await Promise.all([
+      runToolCall(d, caller, 'read_note', { id: 'n1' }),
+      runToolCall(d, { user: 'bob', client: 'other-agent' }, 'write_note', { title: 't' }),
+    ]);
+    expect(a).toMatchObject({
+      ok: false,
+      error: { authorizeUrl: 'http://127.0.0.1:8787/connect/notes', scopes: ['notes:read'] },
+    });
+    expect(b).toMatchObject({
+      ok: false,
+      error: { authorizeUrl: 'http://127.0.0.1:8787/connect/notes', scopes: ['notes:write'] },
+    });
+    expect(shared.details).toEqual({ provider: 'notes', reason: 'no_grant' });
+  });
+
+  it('an unexpected failure is downstream_error "internal", its text kept out of the answer', async () => {
+    const broker: CredentialBroker = {
+      credentialFor: async () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'grantId')");
+      },
+      afterUnauthorized: async () => credential(TOKEN_2, 2),
+      async close() {},
+    };
+    const out = await runToolCall(deps(broker, scriptedFetch([]).fetchImpl), caller, 'read_note', { id: 'n1' });
+    expect(out).toMatchObject({
+      ok: false,
+      error: { code: 'downstream_error', message: 'The gateway failed while handling this call.', reason: 'internal' },
+    });
+    expect(JSON.stringify(out)).not.toContain('grantId');
+    // The operator still learns what happened.
+    expect(logLines.join('\n')).toContain('tool call failed unexpectedly');
+  });
+
+  it('a token failure that escaped the broker is translated as the broker would', async () => {
+    const broker: CredentialBroker = {
+      credentialFor: async () => {
+        throw new TokenEndpointError('notes', 'transient', { status: 503, retryAfterSeconds: 7 });
+      },
+      afterUnauthorized: async () => credential(TOKEN_2, 2),
+      async close() {},
+    };
+    const out = await runToolCall(deps(broker, scriptedFetch([]).fetchImpl), caller, 'read_note', { id: 'n1' });
+    expect(out).toMatchObject({
+      ok: false,
+      error: { code: 'provider_unavailable', provider: 'notes', retryAfterSeconds: 7, retryable: true },
+    });
   });
 });
