@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { StoreBackend } from '../backends.js';
+import { STORE_RETRY_AFTER_SECONDS } from '../errorBoundary.js';
 
 export const DEFAULT_WAIT_MS = 10_000;
 export const DEFAULT_TTL_MS = 15_000;
@@ -30,7 +31,7 @@ export interface RefreshLockOptions {
 
 export function lockBusy(key: string, waitedMs: number): StoreUnavailableError {
   return new StoreUnavailableError('refresh lock busy', {
-    retryAfterSeconds: 1,
+    retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
     internal: `lock ${key} not acquired after ${Math.round(waitedMs)} ms`,
   });
 }
