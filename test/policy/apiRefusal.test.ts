@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { type ApiRefusalSignals, judgeApiRefusal } from '../../src/policy/apiRefusal.js';
 
 const plain: ApiRefusalSignals = { status: 403, scopeInsufficient: false, rateLimitMarker: false };
-const ctx = { grantedScopes: ['repo:read'], toolScopes: ['repo:read', 'repo:write'] };
+const ctx = {
+  grantedScopes: ['repo:read'],
+  toolScopes: ['repo:read', 'repo:write'],
+  knownScopes: ['repo:read', 'repo:write', 'admin'],
+};
 
 describe('judgeApiRefusal', () => {
   it.each<{ case: string; signals: ApiRefusalSignals; want: unknown }>([
@@ -11,6 +15,16 @@ describe('judgeApiRefusal', () => {
       case: 'a challenge naming scopes: those not granted are missing',
       signals: { ...plain, scopeInsufficient: true, challengeScopes: ['repo:read', 'admin'] },
       want: { kind: 'insufficient_scope', scopes: ['repo:read', 'admin'], missing: ['admin'] },
+    },
+    {
+      case: 'a challenged scope the config does not know is dropped (an API cannot smuggle text into the error)',
+      signals: { ...plain, scopeInsufficient: true, challengeScopes: ['admin', 'canary-token-0123456789abcdef'] },
+      want: { kind: 'insufficient_scope', scopes: ['admin'], missing: ['admin'] },
+    },
+    {
+      case: 'a challenge naming only unknown scopes falls back to the tool scopes',
+      signals: { ...plain, scopeInsufficient: true, challengeScopes: ['x-unknown'] },
+      want: { kind: 'insufficient_scope', scopes: ['repo:read', 'repo:write'], missing: ['repo:write'] },
     },
     {
       case: 'a marker without scopes: the tool scopes are wanted',
