@@ -76,6 +76,5 @@ export function callerFromClaims(
   return caller;
 }
 
-export function missingScopes(held: readonly string[], needed: readonly string[]): string[] {
-  return needed.filter((s) => !held.includes(s));
-}
+/** Scope arithmetic is policy's; re-exported for identity's step-up gate. */
+export { missingScopes } from '../policy/scopes.js';

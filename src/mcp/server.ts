@@ -6,7 +6,7 @@ import {
   UrlElicitationRequiredError,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { ERROR_CODES, userAction } from '../errors.js';
+import { ERROR_CODES, needsUserGrant, userAction } from '../errors.js';
 import type { Caller, ToolOutcome } from '../gateway/toolCall.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { type AuthenticatedCaller, callerFromAuthInfo } from './auth.js';
@@ -86,7 +86,7 @@ export function createMcpServer(opts: McpAdapterOptions): McpServer {
       };
     }
     const error = outcome.error;
-    const needsUser = error.code === 'reauth_required' || error.code === 'insufficient_scope';
+    const needsUser = needsUserGrant(error.code);
     if (needsUser && error.authorizeUrl && mcp.server.getClientCapabilities()?.elicitation?.url) {
       // A client that declared URL elicitation gets the protocol error (-32042) and shows the link itself.
       throw new UrlElicitationRequiredError([
