@@ -3,7 +3,11 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
-/** Field names whose values never reach a log line, wherever they sit. */
+/**
+ * Field names whose values never reach a log line, wherever they sit. A bare `code` is an error code
+ * (`reauth_required`) that operators need, so authorization codes are matched by where they travel:
+ * a callback's query, a token request's params or body, or a field that says what it is.
+ */
 export const REDACTED_PATHS = [
   'token',
   'accessToken',
@@ -11,7 +15,11 @@ export const REDACTED_PATHS = [
   'access_token',
   'refresh_token',
   'id_token',
-  'code',
+  'authorizationCode',
+  'authorization_code',
+  'query.code',
+  'params.code',
+  'body.code',
   'clientSecret',
   'client_secret',
   'authorization',
@@ -23,7 +31,11 @@ export const REDACTED_PATHS = [
   '*.access_token',
   '*.refresh_token',
   '*.id_token',
-  '*.code',
+  '*.authorizationCode',
+  '*.authorization_code',
+  '*.query.code',
+  '*.params.code',
+  '*.body.code',
   '*.clientSecret',
   '*.client_secret',
   '*.authorization',

@@ -140,11 +140,23 @@ export function defineTool<I extends AnyZodObject, O extends AnyZodObject = AnyZ
     ...(spec.gatewayScopes ? { gatewayScopes: [...spec.gatewayScopes] } : {}),
     input: spec.input,
     ...(spec.output ? { output: spec.output } : {}),
-    annotations: { ...spec.annotations },
+    annotations: withMcpDefaults(spec.annotations),
     request: spec.request,
   };
   Object.defineProperty(tool, TOOL_BRAND, { value: true });
   return tool;
+}
+
+/**
+ * The MCP defaults made explicit (readOnlyHint false, destructiveHint true, idempotentHint false,
+ * openWorldHint true), so a tool that changes something and does not say how is advertised as
+ * destructive: clients that ask before destructive actions then ask. Destructive and idempotent
+ * mean nothing for a read-only tool, so they stay unset there unless the author set them.
+ */
+export function withMcpDefaults(a: ToolAnnotations | undefined): ToolAnnotations {
+  const readOnly = a?.readOnly ?? false;
+  if (readOnly) return { ...a, readOnly };
+  return { ...a, readOnly, destructive: a?.destructive ?? true, idempotent: a?.idempotent ?? false };
 }
 
 /** True for what defineTool (from any copy of this module) returned. */

@@ -31,6 +31,18 @@ function problemsOf(overrides: Record<string, unknown>): string[] {
 }
 
 describe('defineTool', () => {
+  it('applies the MCP defaults: a tool that is not read-only is destructive unless it says otherwise', () => {
+    const del = defineTool(
+      spec({ name: 'delete_repo', annotations: undefined, request: () => ({ method: 'DELETE', path: '/r' }) }),
+    );
+    expect(del.annotations).toEqual({ readOnly: false, destructive: true, idempotent: false });
+    const additive = defineTool(spec({ name: 'add_star', annotations: { destructive: false } }));
+    expect(additive.annotations).toEqual({ readOnly: false, destructive: false, idempotent: false });
+    const reader = defineTool(spec({ annotations: { readOnly: true } }));
+    expect(reader.annotations).toEqual({ readOnly: true });
+    expect(reader.annotations.destructive).toBeUndefined();
+  });
+
   it('returns a tool with typed arguments and a brand the loader recognises', () => {
     const tool = defineTool(spec());
     expect(isDefinedTool(tool)).toBe(true);
@@ -45,9 +57,13 @@ describe('defineTool', () => {
     expectTypeOf(tool.request).returns.toEqualTypeOf<RequestSpec>();
   });
 
-  it('defaults annotations to none', () => {
+  it('without annotations, gives the MCP defaults (not read-only, so destructive)', () => {
     const { annotations: _a, ...rest } = spec();
-    expect(defineTool(rest as ToolSpec<typeof input>).annotations).toEqual({});
+    expect(defineTool(rest as ToolSpec<typeof input>).annotations).toEqual({
+      readOnly: false,
+      destructive: true,
+      idempotent: false,
+    });
   });
 
   it.each([
