@@ -15,8 +15,10 @@ import {
 } from 'jose';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { corsOriginAllowed, demoInteractions, registrationCors } from './interactions.js';
 import { listenOnLoopback } from './listen.js';
 import { DemoStore } from './memoryAdapter.js';
+import { demoPage, escapeHtml } from './pages.js';
 
 type OidcProviderModule = typeof import('oidc-provider');
 let loaded: Promise<OidcProviderModule> | undefined;
@@ -101,6 +103,13 @@ export interface DemoAuthServerOptions {
   registration?: boolean;
   /** Invoked with every token, code and secret value the server hands out (tests plant them as canaries). */
   onIssued?: (value: string, kind: IssuedKind) => void;
+  /**
+   * The user Keyward acts for over stdio: its sign-ins (those not coming back to `webCallbackOrigin`) say so and
+   * offer to sign in as that user.
+   */
+  localUser?: string;
+  /** The gateway's web origin (its HTTP callbacks), where any user may sign in. */
+  webCallbackOrigin?: string;
   /** Internal errors (5xx) go here; nothing is ever printed. */
   onError?: (err: unknown) => void;
 }
@@ -173,13 +182,8 @@ function scopeSet(s: unknown): Set<string> {
   return new Set(typeof s === 'string' ? s.split(' ').filter(Boolean) : []);
 }
 
-function html(title: string, body: string): string {
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
-}
-
-function htmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+const html = demoPage;
+const htmlEscape = escapeHtml;
 
 export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Promise<DemoAuthServer> {
   const { default: Provider, errors } = await loadOidcProvider();
@@ -273,7 +277,7 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       PreAuthorizedCode: 600,
     },
     // Browser-based clients on this machine (e.g. the MCP Inspector) may call the token endpoint.
-    clientBasedCORS: (_ctx, origin) => /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(origin),
+    clientBasedCORS: (_ctx, origin) => corsOriginAllowed(origin),
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.body = html(
@@ -296,8 +300,23 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       },
     },
     features: {
-      devInteractions: { enabled: true },
-      rpInitiatedLogout: { enabled: false },
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          const account = ctx.oidc.session?.accountId;
+          ctx.body = html(
+            'Sign out?',
+            `<p>${account ? `You are signed in as <strong>${htmlEscape(account)}</strong>.` : 'You are not signed in.'} Signing out here changes nothing Keyward stored; the next sign-in asks for a name again.</p>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button> <button type="submit" form="op.logoutForm">Stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = html(
+            'Signed out',
+            '<p>You are signed out of the demo authorization server. Open the link your agent gave you again to sign in as another user.</p>',
+          );
+        },
+      },
       registration: { enabled: opts.registration ?? true, initialAccessToken: false },
       revocation: { enabled: true, allowedPolicy: async () => true },
       introspection: { enabled: true, allowedPolicy: async () => true },
@@ -316,7 +335,16 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
           );
         },
         successSource: async (ctx) => {
-          ctx.body = html('Signed in', '<p>You can close this page.</p>');
+          const account = ctx.oidc.session?.accountId;
+          const who = account ? ` as <strong>${htmlEscape(account)}</strong>` : '';
+          const mismatch =
+            account && opts.localUser && account !== opts.localUser && ctx.oidc.client?.clientId === DEMO_CLIENT_ID
+              ? `<p role="alert">Keyward acts for <strong>${htmlEscape(opts.localUser)}</strong> on this computer, so it will refuse this sign-in. <a href="/session/end">Sign out</a>, then run <code>keyward connect</code> again and sign in as ${htmlEscape(opts.localUser)}.</p>`
+              : '';
+          ctx.body = html(
+            'Code accepted',
+            `<p>You signed in${who}. Go back to the terminal: <code>keyward connect</code> finishes there and says whether the access was stored.</p>${mismatch}`,
+          );
         },
       },
       resourceIndicators: {
@@ -352,6 +380,14 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     if (err?.error_detail === 'refresh token already used') stats.refreshReuses += 1;
   });
 
+  provider.use(registrationCors());
+  provider.use(
+    demoInteractions(provider, {
+      gatewayClientId: DEMO_CLIENT_ID,
+      ...(opts.localUser ? { localUser: opts.localUser } : {}),
+      ...(opts.webCallbackOrigin ? { webCallbackOrigin: opts.webCallbackOrigin } : {}),
+    }),
+  );
   provider.use(async (ctx, next) => {
     // RFC 8414 discovery (what MCP clients try first) answers with the same document as OIDC discovery.
     if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';

@@ -43,6 +43,9 @@ export async function startDemo(
       { resource: provider.resource, scopes: [...NOTES_SCOPES] },
       { resource: gatewayResource, scopes: ['mcp:tools'] },
     ],
+    // Sign-ins for the gateway's stdio mode name the user it acts for; its web callbacks may be anyone's.
+    localUser: config.server.user,
+    webCallbackOrigin: new URL(config.server.publicUrl).origin,
     ...(opts.onIssued ? { onIssued: opts.onIssued } : {}),
     onError: (err) => opts.logger.error({ err }, 'demo authorization server error'),
   });

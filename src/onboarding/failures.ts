@@ -75,8 +75,9 @@ const FAILURES: Record<CallbackFailureReason, { status: number; title: string; m
   different_user: {
     status: 403,
     title: 'Signed in as a different user',
-    message: 'The account that signed in is not the user this link was made for, so nothing was stored.',
-    hint: 'Sign in as the user the agent is working for, or ask that user to open the link.',
+    message:
+      'The account that signed in at the service is not the user this link was made for, so nothing was stored. In stdio mode that user is the one Keyward runs as on this computer (server.user, KEYWARD_USER or the OS user).',
+    hint: 'Ask the agent to retry for a new link and open it: at the service, choose "Sign in as someone else" (or sign out there first) and sign in as that user. Or ask that user to open the link.',
   },
   access_denied: {
     status: 403,

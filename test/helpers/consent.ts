@@ -357,3 +357,61 @@ export async function deviceGrant(
     device_code: codes.device_code,
   });
 }
+
+/**
+ * Signs the jar's session out at the demo AS (RP-initiated logout, `/session/end`): the next authorization asks for a
+ * name again. Returns the signed-out page's HTML.
+ */
+export async function signOutAtDemo(issuer: string, jar: CookieJar): Promise<string> {
+  const start = await jar.fetch(endpointOf(issuer, '/session/end'));
+  const page = await start.text();
+  if (start.status !== 200) throw new Error(`sign-out page answered HTTP ${start.status}`);
+  const action = /<form id="op.logoutForm" method="post" action="([^"]+)"/.exec(page)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!action || !xsrf) throw new Error('the sign-out page has no logout form');
+  let res = await jar.fetch(new URL(action, issuer), {
+    method: 'POST',
+    body: new URLSearchParams({ xsrf, logout: 'yes' }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  for (let i = 0; i < 5 && res.status >= 300 && res.status < 400; i += 1) {
+    await res.arrayBuffer();
+    res = await jar.fetch(new URL(res.headers.get('location') ?? '/', issuer));
+  }
+  return res.text();
+}
+
+/**
+ * GETs a page with the jar, following redirects inside one origin and the forms a browser submits by script
+ * (oidc-provider's "Submitting Callback" page, e.g. the sign-out it does when a person switches user); returns the
+ * final URL and body. A redirect to another origin is returned unfollowed, with an empty body.
+ */
+export async function openPage(url: string, jar: CookieJar): Promise<{ url: URL; status: number; html: string }> {
+  let at = new URL(url);
+  let form: URLSearchParams | undefined;
+  for (let i = 0; i < 12; i += 1) {
+    const res = await jar.fetch(
+      at,
+      form ? { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } } : {},
+    );
+    form = undefined;
+    if (res.status >= 300 && res.status < 400) {
+      await res.arrayBuffer();
+      const next = new URL(res.headers.get('location') ?? '/', at);
+      if (next.origin !== at.origin) return { url: next, status: res.status, html: '' };
+      at = next;
+      continue;
+    }
+    const html = await res.text();
+    const auto = /<title>Submitting Callback<\/title>[\s\S]*?<form method="post" action="([^"]+)">/.exec(html);
+    if (auto?.[1]) {
+      form = new URLSearchParams();
+      for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g))
+        form.append(m[1]!, m[2]!);
+      at = new URL(auto[1].replace(/&amp;/g, '&'), at);
+      continue;
+    }
+    return { url: at, status: res.status, html };
+  }
+  throw new Error(`too many redirects from ${url}`);
+}
