@@ -9,6 +9,7 @@ import { SecretRef } from '../config/schema.js';
 import { startDemo } from '../demo/run.js';
 import { createLogger } from '../log.js';
 import { applyOverrides } from './serve.js';
+import { listenFailure, portBusy, portInUse } from './startup.js';
 import { httpExtras } from './wiring.js';
 
 /**
@@ -24,6 +25,11 @@ function ensureDemoKey(configPath: string, rawEncryptionKey: unknown): void {
   writeFileSync(keyPath, `${generateEncryptionKey()}\n`, { mode: 0o600, flag: 'wx' });
 }
 
+/** A path as a shell word: quoted only when it needs to be, so the printed commands paste as they are. */
+function quoteArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function runDemo(opts: { config: string }): Promise<void> {
   const configPath = path.resolve(opts.config);
   try {
@@ -34,17 +40,23 @@ export async function runDemo(opts: { config: string }): Promise<void> {
   }
   const config = applyOverrides(await loadConfig(configPath), { transport: 'http' });
   const logger = createLogger();
-  const demo = await startDemo(config, { logger, httpExtras });
+  const demo = await startDemo(config, { logger, httpExtras }).catch(async (err: unknown) => {
+    const { host, port } = config.server;
+    if (!listenFailure(err) && (await portInUse(host, port))) throw portBusy(host, port, 'the gateway, server.port');
+    throw err;
+  });
 
   const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
   const provider = Object.keys(config.providers)[0] ?? 'notes';
   const desktop = {
     mcpServers: { keyward: { command: process.execPath, args: [cli, 'serve', '--config', configPath] } },
   };
+  const user = config.server.user;
+  const serveArgs = `${quoteArg(process.execPath)} ${quoteArg(cli)} serve --config ${quoteArg(configPath)}`;
   console.log(`
 Keyward demo is running.
 
-  Demo authorization server  ${demo.authServer.issuer}   (log in as any name, e.g. "demo")
+  Demo authorization server  ${demo.authServer.issuer}   (sign in as any name; for stdio clients, as "${user}")
   Demo notes API             ${demo.api.url}
   Gateway (Streamable HTTP)  ${demo.http.url}/mcp
   Connected accounts         ${config.server.publicUrl}/accounts
@@ -54,13 +66,19 @@ Claude Desktop: add this to claude_desktop_config.json (stdio; keep this demo ru
 
 ${JSON.stringify(desktop, null, 2)}
 
-MCP Inspector (stdio):
+Over stdio Keyward acts for "${user}" (server.user, else KEYWARD_USER, else your OS user name), so sign in
+at the demo authorization server as "${user}": a grant signed in as anyone else is refused.
 
-  npx @modelcontextprotocol/inspector ${process.execPath} ${cli} serve --config ${configPath}
+MCP Inspector (it needs Node 22.19 or newer), stdio:
 
-or connect the Inspector (or any MCP client) to ${demo.http.url}/mcp with the "Streamable HTTP" transport.
+  npx @modelcontextprotocol/inspector -- ${serveArgs}
 
-The first tool call answers reauth_required with a link: open it, log in, consent, and call again.
+  or its CLI mode: npx @modelcontextprotocol/inspector --cli ${serveArgs} -- --method tools/list
+
+Over HTTP, connect the Inspector (or any MCP client) to ${demo.http.url}/mcp with the "Streamable HTTP"
+transport; it signs in at the demo authorization server as any name.
+
+The first tool call answers reauth_required with a link: open it, sign in, allow, and call again.
 Press Ctrl+C to stop.
 `);
   const stop = () => {

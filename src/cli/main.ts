@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `keyward` command line: serve, demo, check, connect, grants, revoke, audit, keygen, jwks, rotate-key.
 import { Command, Option } from 'commander';
-import { ConfigError, ToolDefinitionError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { describeStartupFailure, portOption } from './startup.js';
 
 // Each command loads its own modules: `serve` over stdio should not pay for the demo server or HTTP.
 const program = new Command();
@@ -21,7 +21,11 @@ program
   .description('run the gateway as an MCP server (stdio, or Streamable HTTP at /mcp)')
   .addOption(configOption())
   .addOption(new Option('-t, --transport <transport>', 'override server.transport').choices(['stdio', 'http']))
-  .option('-p, --port <port>', 'override server.port (HTTP)', (v) => Number.parseInt(v, 10))
+  .option(
+    '-p, --port <port>',
+    'override server.port (HTTP); server.publicUrl follows it when it is the default',
+    portOption,
+  )
   .action(async (opts) => (await import('./serve.js')).runServe(opts));
 
 program
@@ -106,10 +110,7 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof ToolDefinitionError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error(`keyward: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  const { lines, exitCode } = describeStartupFailure(err);
+  for (const line of lines) console.error(line);
+  process.exit(exitCode);
 }

@@ -6,6 +6,7 @@ import type { AuthorizeLinks } from '../gateway/links.js';
 import { createLogger } from '../log.js';
 import type { HttpServerHandle } from '../transports/http.js';
 import { serveStdio } from '../transports/stdio.js';
+import { portBusy, portInUse, StartupError } from './startup.js';
 
 export interface ServeOptions {
   config: string;
@@ -43,8 +44,28 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   }
   // Loaded only here: stdio never needs express, inbound auth or the web onboarding routes.
   const [{ listenHttp }, { httpExtras }] = await Promise.all([import('../transports/http.js'), import('./wiring.js')]);
-  const http = await listenHttp(gateway, await httpExtras(gateway));
-  stop.add(http);
+  try {
+    const http = await listenHttp(gateway, await httpExtras(gateway).catch((err) => identityFailure(config, err)));
+    stop.add(http);
+  } catch (err) {
+    await stop();
+    const { host, port } = config.server;
+    if (!(err instanceof StartupError) && (await portInUse(host, port))) throw portBusy(host, port, 'server.port');
+    throw err;
+  }
+}
+
+/** An identity issuer that cannot be reached at start-up, named with the way to fix it. */
+function identityFailure(config: ResolvedConfig, err: unknown): never {
+  const issuer = config.identity?.issuer;
+  if (issuer && (err as { code?: unknown })?.code === 'unavailable') {
+    throw new StartupError(
+      `the identity issuer ${issuer} could not be reached: start it (\`npm start\` runs the demo one) or fix identity.issuer in ${config.configPath}`,
+      1,
+      { cause: err },
+    );
+  }
+  throw err;
 }
 
 function installShutdown(gateway: Gateway) {

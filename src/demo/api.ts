@@ -192,8 +192,21 @@ export async function startDemoApi(opts: DemoApiOptions = {}): Promise<DemoApi> 
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    stats.requests += 1;
     const u = new URL(req.url ?? '/', url);
+    if (u.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // The demo banner links here: say what this is instead of a bare 404.
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(
+        JSON.stringify({
+          name: 'Keyward demo notes API',
+          resource,
+          endpoints: ['GET /notes', 'POST /notes', 'GET /notes/{id}', 'DELETE /notes/{id}'],
+          auth: 'a Bearer JWT for this resource, with notes:read, notes:write or notes:delete; Keyward gets one per call',
+        }),
+      );
+      return;
+    }
+    stats.requests += 1;
     const method = req.method ?? 'GET';
     const path = u.pathname;
     let record: SeenRequest | undefined;

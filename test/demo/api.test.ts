@@ -36,6 +36,13 @@ function call(path: string, token: string | undefined, init: RequestInit = {}): 
 }
 
 describe('notes', () => {
+  test('its root says what it is (the demo banner links there) and needs no token', async () => {
+    const res = await call('/', undefined);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ name: 'Keyward demo notes API', resource: t.resource.replace(/\/$/, '') });
+    expect((await call('/other', undefined)).status).toBe(404);
+  });
+
   test('create, read, list and delete', async () => {
     const created = await call('/notes', demoToken, {
       method: 'POST',
