@@ -14,11 +14,11 @@ export class StartupError extends Error {
   }
 }
 
-/** commander's parser for --port: a whole number from 1 to 65535, or a start-up error that says so. */
+/** commander's parser for --port: a whole number up to 65535 (0 lets the system pick), or an error that says so. */
 export function portOption(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new StartupError(`--port ${value} is not a port: give a whole number from 1 to 65535`, 2);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new StartupError(`--port ${value} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`, 2);
   }
   return n;
 }

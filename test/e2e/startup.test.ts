@@ -114,10 +114,10 @@ describe('start-up failures', () => {
     expect(lines[0]).toMatch(new RegExp(`^keyward: port ${port} on 127\\.0\\.0\\.1 is already in use .*--port$`));
   });
 
-  it.each(['99999', '0', 'abc', '80.5'])('--port %s is refused in one line', async (bad) => {
+  it.each(['99999', '-1', 'abc', '80.5'])('--port %s is refused in one line', async (bad) => {
     const { code, lines } = await run(['serve', '--config', writeConfig('port.json'), '--port', bad]);
     expect(code).toBe(2);
-    expect(lines).toEqual([`keyward: --port ${bad} is not a port: give a whole number from 1 to 65535`]);
+    expect(lines).toEqual([`keyward: --port ${bad} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`]);
   });
 
   it('a missing key file says to run npm start or keyward keygen', async () => {
