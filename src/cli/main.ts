@@ -7,6 +7,15 @@ import { describeStartupFailure, portOption } from './startup.js';
 // Each command loads its own modules: `serve` over stdio should not pay for the demo server or HTTP.
 const program = new Command();
 
+// `keyward check | head -2`: a reader that stops early is not a failure of the command. (Not for serve, whose stdout
+// belongs to JSON-RPC and its transport.)
+if (!['serve', 'demo'].includes(process.argv[2] ?? '')) {
+  // The command still runs to the end, so its exit code still says whether everything was fine.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 const configOption = () =>
   new Option('-c, --config <path>', 'path to mcp.config.json').env('KEYWARD_CONFIG').default('mcp.config.json');
 
@@ -36,7 +45,9 @@ program
 
 program
   .command('check')
-  .description("validate the config, load the tools and reach each provider's metadata")
+  .description(
+    "check what a tool call touches: the config, the tools, the store, the identity issuer, each provider's metadata and API",
+  )
   .addOption(configOption())
   .action(async (opts) => (await import('./check.js')).runCheck(opts));
 

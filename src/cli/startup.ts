@@ -18,7 +18,10 @@ export class StartupError extends Error {
 export function portOption(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new StartupError(`--port ${value} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`, 2);
+    throw new StartupError(
+      `--port ${value} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`,
+      2,
+    );
   }
   return n;
 }
