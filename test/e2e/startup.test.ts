@@ -117,7 +117,9 @@ describe('start-up failures', () => {
   it.each(['99999', '-1', 'abc', '80.5'])('--port %s is refused in one line', async (bad) => {
     const { code, lines } = await run(['serve', '--config', writeConfig('port.json'), '--port', bad]);
     expect(code).toBe(2);
-    expect(lines).toEqual([`keyward: --port ${bad} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`]);
+    expect(lines).toEqual([
+      `keyward: --port ${bad} is not a port: give a whole number from 1 to 65535 (or 0 for any free port)`,
+    ]);
   });
 
   it('a missing key file says to run npm start or keyward keygen', async () => {
