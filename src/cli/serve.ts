@@ -28,10 +28,24 @@ export function applyOverrides(
   return { ...config, server };
 }
 
+/**
+ * A publicUrl that the config pins to another port than --port: clients that check the resource (the MCP SDK does)
+ * then fail, so it is said at start rather than found later.
+ */
+export function publicUrlMismatch(config: ResolvedConfig, opts: { port?: number }): string | undefined {
+  if (opts.port === undefined || opts.port === 0 || config.server.transport !== 'http') return undefined;
+  const url = new URL(config.server.publicUrl);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  if (port === String(opts.port)) return undefined;
+  return `server.publicUrl ${config.server.publicUrl} is on another port than --port ${opts.port}: clients are sent there; change server.publicUrl (or drop it on loopback) if nothing forwards it`;
+}
+
 export async function runServe(opts: ServeOptions): Promise<void> {
   // Every config problem is reported before any transport opens.
   const config = applyOverrides(await loadConfig(opts.config), opts);
   const logger = createLogger();
+  const mismatch = publicUrlMismatch(config, opts);
+  if (mismatch) logger.warn({ publicUrl: config.server.publicUrl, port: opts.port }, mismatch);
   const gateway = await createGateway(config, { logger });
   const stop = installShutdown(gateway);
 
