@@ -67,7 +67,7 @@ export function successPage(opts: {
       `Connected to ${opts.provider}`,
       `<div class="card ok" role="status">
 <p>Keyward can now act for <strong>${escapeHtml(opts.user)}</strong> at <strong>${escapeHtml(opts.provider)}</strong>.
-Close this tab and ask your agent to retry.</p>
+You can close this tab: if your agent gave you the link, ask it to retry; if you ran <code>keyward connect</code>, the terminal says it is done.</p>
 </div>
 <h2>Access granted</h2>
 ${scopes}

@@ -148,18 +148,10 @@ function toZodObject(schema: Record<string, unknown>, key: string, problems: str
   return converted as AnyZodObject;
 }
 
-/**
- * Turns a parsed JSON tool file into a ToolDefinition, or throws a ToolDefinitionError that lists
- * every problem as `path: message` under `file`.
- */
-export function declarativeTool(raw: unknown, file: string): ToolDefinition {
-  const parsed = DeclarativeTool.safeParse(raw);
-  if (!parsed.success) throw new ToolDefinitionError(file, formatIssues(parsed.error.issues, raw));
-  const def = parsed.data;
+/** What is wrong with a request template against the input schema: unknown or unfit `{arg}`s, unsafe paths, headers. */
+function requestProblems(request: DeclarativeTool['request'], inputSchema: Record<string, unknown>): string[] {
   const problems: string[] = [];
-
-  const input = toZodObject(def.input, 'input', problems);
-  const output = def.output ? toZodObject(def.output, 'output', problems) : undefined;
+  const def = { request, input: inputSchema };
   const properties = new Set(Object.keys((def.input.properties as Record<string, unknown> | undefined) ?? {}));
   const required = new Set(Array.isArray(def.input.required) ? (def.input.required as string[]) : []);
   const unknownArg = (at: string, name: string) => problems.push(`${at}: "{${name}}" is not an input property`);
@@ -198,6 +190,49 @@ export function declarativeTool(raw: unknown, file: string): ToolDefinition {
     jsonTemplateNames(def.request.json, 'request.json', refs);
     for (const [at, n] of refs) if (!properties.has(n)) unknownArg(at, n);
   }
+
+  return problems;
+}
+
+/**
+ * With the shape wrong, what the later checks still find in the parts that are right, so that one `check` run
+ * reports every mistake of a file; a path already reported is not reported twice.
+ */
+function laterProblems(raw: unknown, reported: string[]): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const r = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const meta = Object.fromEntries(
+    ['name', 'title', 'description', 'provider', 'scopes', 'gatewayScopes', 'annotations']
+      .filter((k) => r[k] !== undefined)
+      .map((k) => [k, r[k]]),
+  );
+  problems.push(...toolDefinitionProblems({ ...meta, input: z.object({}), request: () => undefined }));
+  const input = JsonSchemaObject.safeParse(r.input);
+  if (input.success) toZodObject(input.data, 'input', problems);
+  const request = DeclarativeTool.shape.request.safeParse(r.request);
+  if (input.success && request.success) problems.push(...requestProblems(request.data, input.data));
+  const keyOf = (p: string) => p.slice(0, p.indexOf(':'));
+  const seen = new Set(reported.map(keyOf));
+  return problems.filter((p) => !seen.has(keyOf(p)));
+}
+
+/**
+ * Turns a parsed JSON tool file into a ToolDefinition, or throws a ToolDefinitionError that lists
+ * every problem as `path: message` under `file`.
+ */
+export function declarativeTool(raw: unknown, file: string): ToolDefinition {
+  const parsed = DeclarativeTool.safeParse(raw);
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues, raw);
+    throw new ToolDefinitionError(file, [...problems, ...laterProblems(raw, problems)]);
+  }
+  const def = parsed.data;
+  const problems: string[] = [];
+
+  const input = toZodObject(def.input, 'input', problems);
+  const output = def.output ? toZodObject(def.output, 'output', problems) : undefined;
+  problems.push(...requestProblems(def.request, def.input));
 
   const { request: _r, input: _i, output: _o, $schema: _s, ...meta } = def;
   problems.push(...toolDefinitionProblems({ ...meta, input: input ?? z.object({}), request: () => undefined }));

@@ -139,7 +139,44 @@ async function candidates(paths: string[], root: string, problems: Problems): Pr
   return out;
 }
 
-async function loadJson(c: Candidate, problems: Problems): Promise<ToolDefinition[]> {
+/** A tool's provider must be configured, and its scopes among that provider's. */
+function providerProblems(
+  tool: { provider: string; scopes: readonly string[] },
+  providers: Record<string, ResolvedProvider>,
+  at: (key: string) => string,
+): string[] {
+  const local: string[] = [];
+  const provider = providers[tool.provider];
+  if (!provider) {
+    const known = Object.keys(providers);
+    local.push(
+      `${at('provider')}: provider "${tool.provider}" is not configured` +
+        (known.length ? ` (configured: ${known.join(', ')})` : ' (the config has no providers)'),
+    );
+  } else {
+    if (tool.scopes.length === 0 && !(provider.preset && PRESETS[provider.preset]?.narrowing === 'none')) {
+      local.push(
+        `${at('scopes')}: must name at least one scope (an empty scope on refresh means the whole grant); only tools of providers whose tokens carry no scopes, such as the github preset, may leave it empty`,
+      );
+    }
+    const allowed = new Set(provider.scopes);
+    for (const scope of tool.scopes) {
+      if (!allowed.has(scope)) {
+        local.push(
+          `${at('scopes')}: scope "${scope}" is not among providers.${tool.provider}.scopes` +
+            ` (${provider.scopes.length ? provider.scopes.join(', ') : 'none configured'}); add it there or drop it here`,
+        );
+      }
+    }
+  }
+  return local;
+}
+
+async function loadJson(
+  c: Candidate,
+  problems: Problems,
+  providers: Record<string, ResolvedProvider>,
+): Promise<ToolDefinition[]> {
   let raw: unknown;
   try {
     raw = parseJson(await readFile(c.load, 'utf8'), shown(c.file));
@@ -150,8 +187,17 @@ async function loadJson(c: Candidate, problems: Problems): Promise<ToolDefinitio
   try {
     return [declarativeTool(raw, shown(c.file))];
   } catch (err) {
-    if (err instanceof ToolDefinitionError) problems.add(c.file, err.problems);
-    else throw err;
+    if (!(err instanceof ToolDefinitionError)) throw err;
+    // The provider and its scopes are checked too, so that one run reports every mistake of the file.
+    const r = raw as { provider?: unknown; scopes?: unknown };
+    const scopes = Array.isArray(r.scopes) ? r.scopes.filter((x): x is string => typeof x === 'string') : undefined;
+    const later =
+      typeof r.provider === 'string' && scopes
+        ? providerProblems({ provider: r.provider, scopes }, providers, (k) => k)
+        : [];
+    const keyOf = (p: string) => p.slice(0, p.indexOf(':'));
+    const seen = new Set(err.problems.map(keyOf));
+    problems.add(c.file, [...err.problems, ...later.filter((p) => !seen.has(keyOf(p)))]);
     return [];
   }
 }
@@ -221,7 +267,7 @@ export async function loadTools(
   const tools: ToolDefinition[] = [];
 
   for (const c of await candidates(paths, root, problems)) {
-    const defined = c.file.endsWith('.json') ? await loadJson(c, problems) : await loadModule(c, problems);
+    const defined = c.file.endsWith('.json') ? await loadJson(c, problems, providers) : await loadModule(c, problems);
     const single = defined.length === 1 && c.file.endsWith('.json');
     for (const tool of defined) {
       const at = (key: string) => (single ? key : `${tool.name}.${key}`);
@@ -231,29 +277,7 @@ export async function loadTools(
         local.push(`${at('name')}: duplicate tool name "${tool.name}", also defined in ${shown(first)}`);
       } else seen.set(tool.name, c.file);
 
-      const provider = providers[tool.provider];
-      if (!provider) {
-        const known = Object.keys(providers);
-        local.push(
-          `${at('provider')}: provider "${tool.provider}" is not configured` +
-            (known.length ? ` (configured: ${known.join(', ')})` : ' (the config has no providers)'),
-        );
-      } else {
-        if (tool.scopes.length === 0 && !(provider.preset && PRESETS[provider.preset]?.narrowing === 'none')) {
-          local.push(
-            `${at('scopes')}: must name at least one scope (an empty scope on refresh means the whole grant); only tools of providers whose tokens carry no scopes, such as the github preset, may leave it empty`,
-          );
-        }
-        const allowed = new Set(provider.scopes);
-        for (const scope of tool.scopes) {
-          if (!allowed.has(scope)) {
-            local.push(
-              `${at('scopes')}: scope "${scope}" is not among providers.${tool.provider}.scopes` +
-                ` (${provider.scopes.length ? provider.scopes.join(', ') : 'none configured'}); add it there or drop it here`,
-            );
-          }
-        }
-      }
+      local.push(...providerProblems(tool, providers, at));
       problems.add(c.file, local);
       if (local.length === 0) tools.push({ ...tool, source: c.file });
     }

@@ -247,6 +247,9 @@ describe('the newcomer path', () => {
       expect(await page.locator('main').textContent()).toContain(`Signed in as ${USER}`);
       await submitAndLand(page, 'button[type="submit"]', isCallback);
       expect(await page.locator('h1').textContent()).toBe('Connected to notes');
+      expect(await page.locator('[role="status"]').textContent()).toMatch(
+        /if your agent gave you the link, ask it to retry; if you ran keyward connect, the terminal says it is done/,
+      );
       await context.close();
 
       const listed = await callTool(stdio, 'list_notes');

@@ -40,6 +40,30 @@ afterAll(async () => {
 });
 
 describe('loadTools', () => {
+  it('reports every mistake of a JSON tool in one run: its shape, its fields, its request and its provider', async () => {
+    const file = path.join(tmp, 'many_mistakes.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'Many-Mistakes',
+        title: 'Many mistakes',
+        description: 'A tool with a mistake in each phase.',
+        provider: 'nowhere',
+        scopes: ['notes:read'],
+        colour: 'blue',
+        input: { type: 'object', properties: { id: { type: 'string' } } },
+        request: { method: 'GET', path: '/notes/{nope}' },
+      }),
+    );
+    const err = await loadError([file]);
+    expect(err.problems).toEqual([
+      'colour: unknown key',
+      'name: must be 1-64 characters of a-z, 0-9 and _, starting with a letter',
+      'request.path: "{nope}" is not an input property',
+      'provider: provider "nowhere" is not configured (configured: notes)',
+    ]);
+  });
+
   it('loads a folder of JSON and module tools, one level deep, skipping other files', async () => {
     const tools = await loadTools([at('valid')], providers);
     expect(tools.map((t) => t.name).sort()).toEqual(['greet', 'search_notes']);
