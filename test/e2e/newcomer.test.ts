@@ -130,8 +130,15 @@ function linkOf(result: CallToolResult): string {
 describe('the newcomer path', () => {
   let demo: Demo;
   let stdio: Client;
+  let browser: Browser;
 
   beforeAll(async () => {
+    if (haveChromium) {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
+      });
+    }
     demo = await startDemo();
     const snippet = desktopSnippet(demo.banner);
     stdio = new Client({ name: 'claude-desktop-like', version: '1.0.0' });
@@ -146,6 +153,7 @@ describe('the newcomer path', () => {
   });
   afterAll(async () => {
     await stdio?.close();
+    await browser?.close();
     await demo?.stop();
   });
 
@@ -197,17 +205,6 @@ describe('the newcomer path', () => {
   );
 
   describe.skipIf(!haveChromium)('in Chromium', () => {
-    let browser: Browser;
-    beforeAll(async () => {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run'],
-      });
-    });
-    afterAll(async () => {
-      await browser?.close();
-    });
-
     async function submitAndLand(page: Page, selector: string, landed: (u: URL) => boolean): Promise<void> {
       await Promise.all([page.waitForURL(landed, { waitUntil: 'domcontentloaded' }), page.click(selector)]);
     }
