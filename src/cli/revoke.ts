@@ -27,6 +27,14 @@ export async function runRevoke(
   const deps = onboardingDeps(gateway);
   const started = gateway.clock.now();
   try {
+    // A second revoke has nothing left to send the provider; say what happened the first time instead.
+    const before = await deps.store.getGrant(user, provider, opts.tenant);
+    if (before?.status === 'revoked') {
+      io.out(
+        `${user}'s ${provider} grant was already revoked (${new Date(before.updatedAt).toISOString()}); nothing to do.`,
+      );
+      return 0;
+    }
     const result = await deps.grants.revoke(user, provider, opts.tenant);
     await auditOnboarding(deps, 'onboarding.revoke', {
       provider,
