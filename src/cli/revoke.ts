@@ -28,7 +28,7 @@ export async function runRevoke(
   const started = gateway.clock.now();
   try {
     // A second revoke has nothing left to send the provider; say what happened the first time instead.
-    const before = await deps.store.getGrant(user, provider, opts.tenant);
+    const before = (await deps.grants.list({ user, provider })).find((g) => g.tenant === opts.tenant);
     if (before?.status === 'revoked') {
       io.out(
         `${user}'s ${provider} grant was already revoked (${new Date(before.updatedAt).toISOString()}); nothing to do.`,
