@@ -3,7 +3,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestAuthServer, TEST_REDIRECT_URI, type TestAuthServer } from '../helpers/authServer.js';
-import { openPage, pkcePair, signOutAtDemo, tokenRequest } from '../helpers/consent.js';
+import { approveDeviceCode, openPage, pkcePair, signOutAtDemo, tokenRequest } from '../helpers/consent.js';
 import { CookieJar } from '../helpers/cookieJar.js';
 
 const WEB = 'http://127.0.0.1:48787';
@@ -153,6 +153,30 @@ describe('sign-in and consent pages', () => {
     expect(out).not.toContain('fonts.googleapis');
     expect((await openPage(`${t.issuer}/`, jar)).html).toContain('You are not signed in');
     expect((await openPage(authorizeUrl().url, jar)).html).toContain('<title>Sign in');
+  });
+
+  test('the device flow: the code page names the user; the last page sends you back to the terminal, warning of a wrong user', async () => {
+    const start = async () => {
+      const res = await fetch(t.as.deviceAuthorizationEndpoint, {
+        method: 'POST',
+        body: new URLSearchParams({
+          client_id: t.clientId,
+          scope: 'openid offline_access notes:read',
+          resource: t.resource,
+        }),
+      });
+      return ((await res.json()) as { verification_uri_complete: string }).verification_uri_complete;
+    };
+    const wrong = await approveDeviceCode(await start(), { user: 'demo' });
+    expect(wrong.html).toContain('<title>Code accepted');
+    expect(wrong.html).toContain('You signed in as <strong>demo</strong>');
+    expect(wrong.html).toContain(
+      'Keyward acts for <strong>alice</strong> on this computer, so it will refuse this sign-in',
+    );
+    expect(wrong.html).toContain('href="/session/end"');
+    const right = await approveDeviceCode(await start(), { user: 'alice' });
+    expect(right.html).toContain('You signed in as <strong>alice</strong>');
+    expect(right.html).not.toContain('will refuse');
   });
 
   test('the home page answers instead of 404', async () => {
