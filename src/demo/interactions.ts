@@ -2,7 +2,7 @@
 // and CORS on dynamic registration for browser-based MCP clients.
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { consentPage, homePage, loginPage } from './pages.js';
+import { consentPage, demoPage, escapeHtml, homePage, loginPage } from './pages.js';
 
 type Ctx = KoaContextWithOIDC;
 type Next = () => Promise<unknown>;
@@ -183,9 +183,29 @@ export function demoInteractions(provider: Provider, opts: InteractionOptions) {
     }
     const m = /^\/interaction\/([A-Za-z0-9_-]{1,64})(\/abort|\/switch)?$/.exec(ctx.path);
     if (!m?.[1]) return next();
-    const [, uid, action] = m;
+    const [, uid, action] = m as unknown as [string, string, string | undefined];
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+    try {
+      await interaction(ctx, uid, action);
+    } catch (err) {
+      const status =
+        (err as { status?: number; statusCode?: number }).statusCode ?? (err as { status?: number }).status;
+      if (!status || status >= 500) throw err;
+      // An old tab, another browser, a sign-in that expired: say what to do rather than a bare error code.
+      ctx.status = status;
+      ctx.type = 'html';
+      const ours = !(err as { error_description?: unknown }).error_description && err instanceof Error;
+      ctx.body = demoPage(
+        'This sign-in cannot continue',
+        ours
+          ? `<p>${escapeHtml(err.message)}.</p><p>Go back and try again.</p>`
+          : '<p>This page belongs to a sign-in that expired, was finished already, or was started in another browser.</p><p>Start again from the link your agent gave you, or ask it to retry the call for a new link.</p>',
+      );
+    }
+  };
+
+  async function interaction(ctx: Ctx, uid: string, action: string | undefined) {
     if (ctx.method === 'GET' && action === '/abort') {
       const returnTo = await provider.interactionResult(
         ctx.req,
@@ -199,5 +219,5 @@ export function demoInteractions(provider: Provider, opts: InteractionOptions) {
     if (ctx.method === 'GET') return render(ctx, uid, action === '/switch');
     if (ctx.method === 'POST' && !action) return submit(ctx, uid);
     ctx.throw(405);
-  };
+  }
 }

@@ -179,6 +179,20 @@ describe('sign-in and consent pages', () => {
     expect(right.html).not.toContain('will refuse');
   });
 
+  test('an expired or foreign sign-in page, or a bad name, gets a page that says what to do', async () => {
+    const stale = await fetch(`${t.issuer}/interaction/not-a-live-one`);
+    expect(stale.status).toBe(400);
+    const html = await stale.text();
+    expect(html).toContain('<title>This sign-in cannot continue');
+    expect(html).toContain('Start again from the link your agent gave you');
+
+    const jar = new CookieJar();
+    const login = await openPage(authorizeUrl().url, jar);
+    const bad = await post(jar, login.url, { prompt: 'login', login: 'no spaces allowed' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('a name is 1-64 letters, digits or . _ @ + -.');
+  });
+
   test('the home page answers instead of 404', async () => {
     const res = await fetch(`${t.issuer}/`);
     expect(res.status).toBe(200);
