@@ -18,7 +18,15 @@ import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-pro
 import { corsOriginAllowed, demoInteractions, registrationCors } from './interactions.js';
 import { listenOnLoopback } from './listen.js';
 import { DemoStore } from './memoryAdapter.js';
-import { demoPage, escapeHtml } from './pages.js';
+import {
+  demoPage,
+  deviceCodePage,
+  deviceConfirmPage,
+  deviceDonePage,
+  escapeHtml,
+  logoutPage,
+  signedOutPage,
+} from './pages.js';
 
 type OidcProviderModule = typeof import('oidc-provider');
 let loaded: Promise<OidcProviderModule> | undefined;
@@ -182,9 +190,6 @@ function scopeSet(s: unknown): Set<string> {
   return new Set(typeof s === 'string' ? s.split(' ').filter(Boolean) : []);
 }
 
-const html = demoPage;
-const htmlEscape = escapeHtml;
-
 export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Promise<DemoAuthServer> {
   const { default: Provider, errors } = await loadOidcProvider();
   const host = opts.host ?? '127.0.0.1';
@@ -280,10 +285,10 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     clientBasedCORS: (_ctx, origin) => corsOriginAllowed(origin),
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = html(
+      ctx.body = demoPage(
         'Something went wrong',
         Object.entries(out)
-          .map(([k, v]) => `<p><strong>${htmlEscape(k)}</strong>: ${htmlEscape(String(v))}</p>`)
+          .map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(String(v))}</p>`)
           .join(''),
       );
     },
@@ -304,17 +309,10 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          const account = ctx.oidc.session?.accountId;
-          ctx.body = html(
-            'Sign out?',
-            `<p>${account ? `You are signed in as <strong>${htmlEscape(account)}</strong>.` : 'You are not signed in.'} Signing out here changes nothing Keyward stored; the next sign-in asks for a name again.</p>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button> <button type="submit" form="op.logoutForm">Stay signed in</button>`,
-          );
+          ctx.body = logoutPage(ctx.oidc.session?.accountId, form);
         },
         postLogoutSuccessSource: async (ctx) => {
-          ctx.body = html(
-            'Signed out',
-            '<p>You are signed out of the demo authorization server. Open the link your agent gave you again to sign in as another user.</p>',
-          );
+          ctx.body = signedOutPage();
         },
       },
       registration: { enabled: opts.registration ?? true, initialAccessToken: false },
@@ -323,28 +321,14 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
       deviceFlow: {
         enabled: true,
         userCodeInputSource: async (ctx, form, _out, err) => {
-          ctx.body = html(
-            'Enter the code',
-            `${err ? '<p role="alert">That code did not work. Try again.</p>' : ''}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`,
-          );
+          ctx.body = deviceCodePage(form, Boolean(err));
         },
         userCodeConfirmSource: async (ctx, form, client, _info, userCode) => {
-          ctx.body = html(
-            'Confirm this device',
-            `<p>${htmlEscape(client.clientName ?? client.clientId)} shows the code <code>${htmlEscape(userCode)}</code>.</p>${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`,
-          );
+          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
         },
         successSource: async (ctx) => {
-          const account = ctx.oidc.session?.accountId;
-          const who = account ? ` as <strong>${htmlEscape(account)}</strong>` : '';
-          const mismatch =
-            account && opts.localUser && account !== opts.localUser && ctx.oidc.client?.clientId === DEMO_CLIENT_ID
-              ? `<p role="alert">Keyward acts for <strong>${htmlEscape(opts.localUser)}</strong> on this computer, so it will refuse this sign-in. <a href="/session/end">Sign out</a>, then run <code>keyward connect</code> again and sign in as ${htmlEscape(opts.localUser)}.</p>`
-              : '';
-          ctx.body = html(
-            'Code accepted',
-            `<p>You signed in${who}. Go back to the terminal: <code>keyward connect</code> finishes there and says whether the access was stored.</p>${mismatch}`,
-          );
+          const gateway = ctx.oidc.client?.clientId === DEMO_CLIENT_ID;
+          ctx.body = deviceDonePage(ctx.oidc.session?.accountId, gateway ? opts.localUser : undefined);
         },
       },
       resourceIndicators: {

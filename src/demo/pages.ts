@@ -139,3 +139,48 @@ export function homePage(v: { issuer: string; account?: string; signOutUrl: stri
     `${who}<p>Clients find this server's endpoints in <a href="/.well-known/openid-configuration">its metadata</a>.</p>`,
   );
 }
+
+export function logoutPage(account: string | undefined, form: string): string {
+  const who = account ? `You are signed in as <strong>${escapeHtml(account)}</strong>.` : 'You are not signed in.';
+  return demoPage(
+    'Sign out?',
+    `<p>${who} Signing out here changes nothing Keyward stored; the next sign-in asks for a name again.</p>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button> <button type="submit" form="op.logoutForm">Stay signed in</button>`,
+  );
+}
+
+export function signedOutPage(): string {
+  return demoPage(
+    'Signed out',
+    '<p>You are signed out of the demo authorization server. Open the link your agent gave you again to sign in as another user.</p>',
+  );
+}
+
+export function deviceCodePage(form: string, failed: boolean): string {
+  return demoPage(
+    'Enter the code',
+    `${failed ? '<p role="alert">That code did not work. Try again.</p>' : ''}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+  );
+}
+
+export function deviceConfirmPage(form: string, clientName: string, userCode: string): string {
+  return demoPage(
+    'Confirm this device',
+    `<p>${escapeHtml(clientName)} shows the code <code>${escapeHtml(userCode)}</code>.</p>${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>`,
+  );
+}
+
+/**
+ * The device flow's last page. The terminal, not this page, knows whether the grant was stored, so it sends the person
+ * back there, and warns when the account is not the user Keyward acts for (`keyward connect` will refuse it).
+ */
+export function deviceDonePage(account: string | undefined, localUser: string | undefined): string {
+  const who = account ? ` as <strong>${escapeHtml(account)}</strong>` : '';
+  const mismatch =
+    account && localUser && account !== localUser
+      ? `<p role="alert">Keyward acts for <strong>${escapeHtml(localUser)}</strong> on this computer, so it will refuse this sign-in. <a href="/session/end">Sign out</a>, then run <code>keyward connect</code> again and sign in as ${escapeHtml(localUser)}.</p>`
+      : '';
+  return demoPage(
+    'Code accepted',
+    `<p>You signed in${who}. Go back to the terminal: <code>keyward connect</code> finishes there and says whether the access was stored.</p>${mismatch}`,
+  );
+}
