@@ -27,16 +27,17 @@ function loudSkip(what: string, why: string, failUnderCi = true): void {
   console.warn(`\n!!! SKIPPING ${what}: ${why} !!!\n`);
 }
 if (!haveChromium) loudSkip('the newcomer browser walk', `${CHROMIUM} is missing (install Debian's "chromium")`);
-if (!inspectorInstalled) {
+// The Inspector cannot run on an older Node at all, installed or not: that is a skip, not a CI failure.
+if (!nodeRunsInspector) {
+  loudSkip(
+    'the MCP Inspector CLI commands',
+    `Node ${process.versions.node} is older than 22.19, which the Inspector needs`,
+    false,
+  );
+} else if (!inspectorInstalled) {
   loudSkip(
     'the MCP Inspector CLI commands',
     '@modelcontextprotocol/inspector is not in node_modules (a devDependency)',
-  );
-} else if (!nodeRunsInspector) {
-  loudSkip(
-    'the MCP Inspector CLI commands',
-    `Node ${process.versions.node} is older than 22.19, which it needs`,
-    false,
   );
 }
 
