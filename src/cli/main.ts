@@ -93,12 +93,25 @@ program
 
 program
   .command('audit')
-  .description('print the latest audit records from the jsonl audit log')
+  .description('print the latest audit records from the jsonl audit log; `audit verify` checks its hash chains')
+  .argument('[action]', '"verify": check that no record was edited, deleted or reordered')
   .addOption(configOption())
   .option('-n, --tail <n>', 'how many records', positiveInt, 20)
+  .option('-u, --user <user>', "only this user's records")
+  .option('--tool <tool>', 'only calls of this tool')
+  .option('--grant <id>', 'only calls made with this grant')
+  .option('--call <id>', 'only this call')
+  .option('--since <when>', 'only records since an ISO time or a duration back from now (90m, 24h, 7d)')
   .option('--json', 'print the records as JSON lines')
-  .action(async (opts) => {
-    process.exitCode = await (await import('./audit.js')).runAudit(opts);
+  .action(async (action: string | undefined, opts) => {
+    if (action === undefined) {
+      process.exitCode = await (await import('./audit.js')).runAudit(opts);
+    } else if (action === 'verify') {
+      process.exitCode = await (await import('./auditVerify.js')).runAuditVerify(opts);
+    } else {
+      process.stderr.write(`keyward audit: unknown action "${action}" (the one action is "verify")\n`);
+      process.exitCode = 2;
+    }
   });
 
 program
