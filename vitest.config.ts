@@ -1,15 +1,65 @@
-import { defineConfig } from 'vitest/config';
+// Two test projects: in-process tests on vitest's default workers, whole-process tests capped at two forks.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+const root = import.meta.dirname;
+
+/**
+ * A test file is a whole-process test when it lives in test/e2e/ or starts processes of its own: it imports
+ * node:child_process, the spawned-gateway helper, or a plain .mjs fixture (those fork broker or lock children).
+ * Read from the files each run, so a test that stops spawning moves to the fast project by itself.
+ * Redis tests are not counted: test/helpers/services.ts starts one small redis-server per file, not a gateway.
+ */
+const SPAWNS = /from ['"]node:child_process['"]|helpers\/gatewayProcess(\.js)?['"]|fixtures\/[\w-]+\.mjs['"]/;
+
+function testFiles(dir: string): string[] {
+  return readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) return testFiles(rel);
+    return entry.name.endsWith('.test.ts') ? [rel] : [];
+  });
+}
+
+export function isProcessTest(file: string, source: string): boolean {
+  return file.startsWith('test/e2e/') || SPAWNS.test(source);
+}
+
+const all = testFiles('test');
+const processTests = all.filter((file) => isProcessTest(file, readFileSync(path.join(root, file), 'utf8')));
+
+// Both projects get the same build step and the same end-of-file canary scan.
+const shared = {
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  globalSetup: ['test/globalSetup.ts'],
+  // Every file's collected outputs are scanned for planted secrets when it ends.
+  setupFiles: ['test/setup/canaries.ts'],
+};
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    // Whole-process tests spawn servers; two cores do not take more at once.
-    maxWorkers: 2,
-    globalSetup: ['test/globalSetup.ts'],
-    // Every file's collected outputs are scanned for planted secrets when it ends.
-    setupFiles: ['test/setup/canaries.ts'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          // Exactly the complement of the process project: each file runs once, in one project.
+          exclude: [...configDefaults.exclude, ...processTests],
+          pool: 'threads',
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'process',
+          include: processTests,
+          // Whole-process tests spawn servers; two cores do not take more at once.
+          pool: 'forks',
+          maxWorkers: 2,
+        },
+      },
+    ],
   },
 });
