@@ -1,5 +1,6 @@
 // Two test projects: in-process tests on vitest's default workers, whole-process tests capped at two forks.
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
 
@@ -28,6 +29,15 @@ export function isProcessTest(file: string, source: string): boolean {
 const all = testFiles('test');
 const processTests = all.filter((file) => isProcessTest(file, readFileSync(path.join(root, file), 'utf8')));
 
+// Whole-process tests spawn servers; two cores do not take more of them at once.
+const PROCESS_WORKERS = 2;
+// vitest's own default for a run (one core left for the main process), but never below the process cap:
+// projects with different worker counts cannot share a group, and on a 2-core machine one shared group of
+// two, longest files first, packs better than two groups run one after the other.
+const UNIT_WORKERS = Math.max(availableParallelism() - 1, PROCESS_WORKERS);
+// Same count: one group, the files of both projects interleaved. More cores: in-process tests first, on more workers.
+const groupOrder = UNIT_WORKERS === PROCESS_WORKERS ? 0 : 1;
+
 // Both projects get the same build step and the same end-of-file canary scan.
 const shared = {
   testTimeout: 60_000,
@@ -48,6 +58,7 @@ export default defineConfig({
           // Exactly the complement of the process project: each file runs once, in one project.
           exclude: [...configDefaults.exclude, ...processTests],
           pool: 'threads',
+          maxWorkers: UNIT_WORKERS,
         },
       },
       {
@@ -55,9 +66,9 @@ export default defineConfig({
           ...shared,
           name: 'process',
           include: processTests,
-          // Whole-process tests spawn servers; two cores do not take more at once.
           pool: 'forks',
-          maxWorkers: 2,
+          maxWorkers: PROCESS_WORKERS,
+          sequence: { groupOrder },
         },
       },
     ],
