@@ -2,7 +2,7 @@
 // Folder-level import graph of src/: prints the edges, fails on a cycle between folders or an MCP SDK import outside src/mcp/.
 //
 // A folder is src/<name>/ (at any depth below it); the files directly in src/ count as one folder, "src root",
-// except src/index.ts, the package entry, which re-exports everything and so is left out. Type-only imports
+// except src/index.ts, the package entry, which re-exports from many folders and so is left out. Type-only imports
 // count: a cycle of types is still two folders that cannot change apart. Imports are read with the
 // TypeScript scanner the project already has (comments and strings are not mistaken for imports).
 //

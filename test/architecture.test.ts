@@ -1,11 +1,12 @@
 // The folder rules of docs/architecture.md hold: no import cycle between src/ folders, the MCP SDK only under src/mcp/.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyse, findCycles, main } from '../scripts/folder-deps.mjs';
 
-const SRC = path.resolve(import.meta.dirname, '../src');
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SRC = path.join(ROOT, 'src');
 
 /**
  * Cycles that exist on main today and are being cut on other branches (issue 8). This list only shrinks:
@@ -144,5 +145,28 @@ describe('scripts/folder-deps.mjs', () => {
       'broker->config->gateway->broker',
       'config<->src root',
     ]);
+  });
+});
+
+describe('the docs in the repo', () => {
+  const pages = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
+    f.endsWith('.md'),
+  );
+
+  it('link only to files inside the repository, and every such link resolves', () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const page of pages) {
+      const text = readFileSync(path.join(ROOT, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (!target || /^(https?:|mailto:|#)/.test(target)) continue;
+        const file = path.resolve(path.dirname(path.join(ROOT, page)), decodeURI(target.replace(/#.*$/, '')));
+        checked++;
+        if (path.relative(ROOT, file).startsWith('..') || !existsSync(file)) broken.push(`${page}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+    // The README links the design, the architecture and the storage schema at least.
+    expect(checked).toBeGreaterThanOrEqual(5);
   });
 });
