@@ -13,6 +13,7 @@ const SRC = path.join(ROOT, 'src');
  * a new cycle fails, and so does a listed one that is gone, so whoever cuts it deletes its line here.
  */
 const KNOWN_CYCLES: string[] = [
+  'broker->downstream->src root->config->broker',
   'broker->providers->config->broker',
   'broker->providers->src root->config->broker',
   'broker->src root->config->broker',
