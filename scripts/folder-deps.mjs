@@ -94,7 +94,10 @@ export function findCycles(edges) {
 }
 
 /** The command line; `io` lets a test read what it prints without starting a process. */
-export function main(argv, io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }) {
+export function main(
+  argv,
+  io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) },
+) {
   const args = argv.filter((a) => a !== '--json');
   if (args.length > 1 || args.some((a) => a.startsWith('-'))) {
     io.err('usage: node scripts/folder-deps.mjs [--json] [srcDir]\n');
