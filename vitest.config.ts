@@ -1,5 +1,5 @@
 // Two test projects: in-process tests on vitest's default workers, whole-process tests capped at two forks.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { configDefaults, defineConfig } from 'vitest/config';
@@ -7,12 +7,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const root = import.meta.dirname;
 
 /**
- * A test file is a whole-process test when it lives in test/e2e/ or starts processes of its own: it imports
- * node:child_process, the spawned-gateway helper, or a plain .mjs fixture (those fork broker or lock children).
+ * A test file is a whole-process test when it lives in test/e2e/ or starts processes: it, or a test helper it
+ * imports, imports node:child_process or a plain .mjs fixture (those fork broker or lock children).
  * Read from the files each run, so a test that stops spawning moves to the fast project by itself.
- * Redis tests are not counted: test/helpers/services.ts starts one small redis-server per file, not a gateway.
+ * Redis tests are not counted: test/helpers/services.ts starts one small redis-server per file, not our code.
  */
-const SPAWNS = /from ['"]node:child_process['"]|helpers\/gatewayProcess(\.js)?['"]|fixtures\/[\w-]+\.mjs['"]/;
+const SPAWNS = /from ['"]node:child_process['"]|fixtures\/[\w-]+\.mjs['"]/;
+const SERVICES = 'test/helpers/services.ts';
 
 function testFiles(dir: string): string[] {
   return readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -22,12 +23,21 @@ function testFiles(dir: string): string[] {
   });
 }
 
-export function isProcessTest(file: string, source: string): boolean {
-  return file.startsWith('test/e2e/') || SPAWNS.test(source);
+function read(file: string): string {
+  return existsSync(path.join(root, file)) ? readFileSync(path.join(root, file), 'utf8') : '';
+}
+
+/** The test's own source and that of the local modules it imports directly (test/helpers/stack.js -> .ts). */
+function sourcesOf(file: string): string[] {
+  const source = read(file);
+  const local = [...source.matchAll(/from ['"](\.{1,2}\/[^'"]+)\.js['"]/g)]
+    .map(([, spec]) => path.posix.join(path.posix.dirname(file), `${spec}.ts`))
+    .filter((dep) => dep !== SERVICES);
+  return [source, ...local.map(read)];
 }
 
 const all = testFiles('test');
-const processTests = all.filter((file) => isProcessTest(file, readFileSync(path.join(root, file), 'utf8')));
+const processTests = all.filter((file) => file.startsWith('test/e2e/') || sourcesOf(file).some((s) => SPAWNS.test(s)));
 
 // Whole-process tests spawn servers; two cores do not take more of them at once.
 const PROCESS_WORKERS = 2;
