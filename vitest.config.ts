@@ -1,4 +1,4 @@
-// Two test projects: in-process tests in worker threads (vitest's default count, at least two), whole-process tests capped at two forks.
+// Two test projects: in-process tests on worker threads (at least two), whole-process tests capped at two forks.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
