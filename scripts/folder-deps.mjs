@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Folder-level import graph of src/: prints the edges, fails on a cycle between folders or an MCP SDK import outside src/mcp/.
+// The folder import graph of src/: prints its edges; fails on a folder cycle or an MCP SDK import outside src/mcp/.
 //
 // A folder is src/<name>/ (at any depth below it); the files directly in src/ count as one folder, "src root",
 // except src/index.ts, the package entry, which re-exports from many folders and so is left out. Type-only imports
