@@ -1,7 +1,7 @@
 // The package version, read once from package.json (the CLI's --version, /healthz, the MCP server info).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from './config/packageRoot.js';
+import { packageRoot } from './packageRoot.js';
 
 export const VERSION: string = (() => {
   try {

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { packageRoot } from './packageRoot.js';
+import { packageRoot } from '../packageRoot.js';
 import { KeywardConfig } from './schema.js';
 
 /** The schema that editors use for completion: the input side, so that defaulted keys are optional. */
