@@ -15,7 +15,8 @@ export async function httpExtras(gateway: Gateway): Promise<HttpOptions> {
     identity,
     publicUrl: server.publicUrl,
     logger: gateway.logger,
-    clock: gateway.clock,
+    // Inbound tokens are judged on the wall clock, as their issuer stamped them; the gateway's own clock
+    // (which tests move to expire provider tokens) is the broker's.
     resourceName: server.name,
     scopesForTool: (name) => gateway.tools.get(name)?.gatewayScopes,
   });
