@@ -1,75 +1,136 @@
-// One refresh of a grant at a time, everywhere: the grant lock, the re-read, rotation stored first, dead tokens judged.
-import { ReauthRequiredError } from '../../errors.js';
-import { assertGrantServes } from '../../policy/grantCoverage.js';
-import { TokenEndpointError } from '../../providers/errors.js';
+// One refresh of a grant at a time, everywhere: the grant lock, a claim before the token is presented, fenced writes.
+import { randomUUID } from 'node:crypto';
+import {
+  InsufficientScopeError,
+  isGatewayError,
+  ProviderUnavailableError,
+  ReauthRequiredError,
+  StoreUnavailableError,
+} from '../../errors.js';
 import type { NarrowingPlan, ProviderRuntime, TokenSet } from '../../providers/types.js';
+import { TokenEndpointError } from '../../providers/types.js';
 import { bindingOf } from '../credentialCache.js';
-import { fromStoreFailure, fromTokenEndpoint } from '../errorBoundary.js';
-import { grantKey } from '../store.js';
-import type { Grant } from '../types.js';
+import { assertGrantServes } from '../grants.js';
+import { GrantConflictError, type GrantExpectation, grantKey, UnreadableGrantError } from '../store.js';
+import type { Grant, LockHold } from '../types.js';
 import type { BrokerContext } from './context.js';
 import { retryTransient } from './retry.js';
 
 /**
- * Runs `fn` holding the grant: first this process's queue (so one process asks the shared lock
- * once per grant at a time), then the lock shared by every process and instance on the store.
+ * Runs `fn` holding the grant's lock, shared by every process and instance on the store. Its wait
+ * limit is the one limit: in-process callers are already one promise per grant (single-flight).
  */
-export function withGrantLock<T>(ctx: BrokerContext, grant: Grant, fn: () => Promise<T>): Promise<T> {
-  if (!ctx.coalesce) return fn();
+export function withGrantLock<T>(
+  ctx: BrokerContext,
+  grant: Grant,
+  fn: (hold: LockHold | undefined) => Promise<T>,
+): Promise<T> {
+  if (!ctx.coalesce) return fn(undefined);
   const key = grantKey(grant.user, grant.provider, grant.tenant);
-  return ctx.queue.run(key, () => ctx.lock.withLock(key, fn, { waitMs: ctx.lockWaitMs, ttlMs: ctx.lockTtlMs }));
+  return ctx.lock.withLock(key, fn, { waitMs: ctx.lockWaitMs, ttlMs: ctx.lockTtlMs });
 }
 
 /** Reads the grant again (inside the lock): another process may have refreshed, revoked or re-consented. */
 export async function rereadGrant(ctx: BrokerContext, grant: Grant, scopes: string[]): Promise<Grant> {
-  const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant);
+  const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant, scopes);
   return assertGrantServes(latest, grant.provider, scopes, ctx.clock.now());
 }
 
-export async function readGrant(ctx: BrokerContext, user: string, provider: string, tenant?: string) {
+/**
+ * The stored grant, or the newer one this process refreshed and still retries to store: a rotated
+ * token kept in memory serves this process while the store is away.
+ */
+export async function readGrant(
+  ctx: BrokerContext,
+  user: string,
+  provider: string,
+  tenant?: string,
+  scopes?: string[],
+) {
+  const pending = ctx.pendingWrites.get(grantKey(user, provider, tenant));
+  let stored: Grant | undefined;
   try {
-    return await ctx.store.getGrant(user, provider, tenant);
+    stored = await ctx.store.getGrant(user, provider, tenant);
   } catch (err) {
-    throw fromStoreFailure(err, { message: 'The grant store could not be read.' });
+    if (pending && !(err instanceof UnreadableGrantError)) return pending;
+    throw asStoreError(err, 'The grant store could not be read.', { provider, scopes });
   }
+  if (pending && (!stored || stored.generation < pending.generation)) return pending;
+  return stored;
 }
 
-/** Writes the rotated grant; a lost rotated refresh token loses the grant, so a failed write is retried. */
-async function putGrantDurably(ctx: BrokerContext, grant: Grant): Promise<void> {
-  let last: unknown;
-  for (let i = 0; i < 3; i++) {
-    try {
-      await ctx.store.putGrant(grant);
-      return;
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 50 * (i + 1)));
-    }
+/**
+ * The one translation of store failures on the refresh path: a record that fails its check is that
+ * user's reauth (quarantined, never refreshed), a refused compare-and-set and every backend error
+ * are store_unavailable (retry; nothing was spent).
+ */
+export function asStoreError(
+  err: unknown,
+  message: string,
+  about: { provider?: string; scopes?: string[] } = {},
+): Error {
+  if (isGatewayError(err)) return err;
+  if (err instanceof UnreadableGrantError) {
+    return new ReauthRequiredError(
+      `The stored ${about.provider ?? ''} grant cannot be read; access must be granted again.`.replace('  ', ' '),
+      { ...about, reason: 'unreadable_record', internal: err.message },
+      { cause: err },
+    );
   }
-  ctx.logger.error(
-    { grantId: grant.id, provider: grant.provider, generation: grant.generation, err: (last as Error)?.message },
-    'a refreshed grant could not be stored; its refresh token may be lost',
+  return new StoreUnavailableError(
+    message,
+    { retryAfterSeconds: 5, internal: (err as Error)?.message },
+    { cause: err },
   );
-  throw fromStoreFailure(last, { message: 'The refreshed grant could not be stored.' });
+}
+
+/**
+ * Whether the authorization server may have acted on a request that failed. The token client may
+ * say so itself (`requestOutcome`: 'not_sent' | 'rejected' | 'maybe_processed'); otherwise it is
+ * judged from what came back: an OAuth error, a 429 or a 503 did not rotate anything, a refused
+ * connection never arrived, and anything else (a timeout, a cut connection, a 500) may have.
+ */
+export function mayHaveBeenProcessed(err: unknown): boolean {
+  if (!(err instanceof TokenEndpointError)) return true;
+  const said = (err as { requestOutcome?: string }).requestOutcome;
+  if (said) return said === 'maybe_processed';
+  if (err.kind !== 'transient') return false;
+  if (err.status !== undefined) return !(err.status === 429 || err.status === 503);
+  for (let cause: unknown = err.cause, depth = 0; cause && depth < 5; depth++) {
+    const code = (cause as { code?: string }).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+      return false;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+/** Carries a failure past retryTransient, which must not send a token the server may have taken. */
+class NotRetried extends Error {
+  constructor(readonly inner: unknown) {
+    super('not retried');
+  }
 }
 
 export interface RefreshOutcome {
   tokens: TokenSet;
-  /** The grant as stored after the refresh (generation + 1, rotated refresh token). */
+  /** The grant after the refresh (generation + 1, rotated refresh token), stored or still being stored. */
   grant: Grant;
 }
 
 /**
- * Refreshes `current` (read under the grant lock) once. The rotated refresh token is stored before
- * this returns, so no waiter is released before it is safe. A dead refresh token marks the grant
- * needs_reauth only if it is still the grant's current one; a newer one is used instead.
+ * Refreshes `current` (read under the grant lock) once, and presents its refresh token at most
+ * once anywhere: the grant is first claimed with a marker (compare-and-set), so a holder whose
+ * lock was lost cannot claim it too, and a holder that finds another's marker knows the token may
+ * be burned and asks for reauth instead. The rotated token is stored, fenced by the claim, before
+ * waiters are released; a store that is away is retried for as long as the process lives.
  */
 export async function refreshUnderLock(
   ctx: BrokerContext,
   runtime: ProviderRuntime,
   current: Grant,
   plan: NarrowingPlan | undefined,
-  opts: { keepAccessToken: boolean; scopes: string[]; signal?: AbortSignal },
+  opts: { keepAccessToken: boolean; scopes: string[]; signal?: AbortSignal; hold?: LockHold },
 ): Promise<RefreshOutcome> {
   let grant = current;
   let followedNewer = false;
@@ -86,40 +147,55 @@ export async function refreshUnderLock(
         },
       );
     }
+    if (ctx.coalesce && grant.refreshing && !ctx.unsentMarkers.has(grant.refreshing.holder)) {
+      throw await refreshInterrupted(ctx, grant, opts.scopes);
+    }
     // A wrong encryption key surfaces here as store_unavailable: never as a reauth.
     const refreshToken = await ctx.cipher.decrypt(grant.refreshTokenEnc, binding);
+    ctx.fault?.('before_request');
+    const marked = ctx.coalesce ? await claim(ctx, grant, opts.hold) : grant;
     const started = performance.now();
     let tokens: TokenSet;
     try {
-      tokens = await retryTransient(() => runtime.refresh(refreshToken, plan, { signal: opts.signal }), ctx.retry, {
-        signal: opts.signal,
-      });
-    } catch (err) {
-      if (!(err instanceof TokenEndpointError)) throw err;
-      ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: err.kind });
-      ctx.logger.warn(
-        {
-          grantId: grant.id,
-          provider: grant.provider,
-          generation: grant.generation,
-          kind: err.kind,
-          error: err.oauthError,
-          status: err.status,
-        },
-        'refresh failed',
-      );
-      const failure = {
-        provider: grant.provider,
-        scopes: opts.scopes,
-        defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
-      };
-      if (err.kind !== 'dead') throw fromTokenEndpoint(err, failure);
-      const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant);
+      // Not the caller's signal: once presented, the answer is needed whoever stopped waiting.
+      tokens = await retryTransient(async () => {
+        try {
+          return await runtime.refresh(refreshToken, plan, {});
+        } catch (err) {
+          throw mayHaveBeenProcessed(err) ? new NotRetried(err) : err;
+        }
+      }, ctx.retry);
+    } catch (thrown) {
+      const err = thrown instanceof NotRetried ? thrown.inner : thrown;
+      const maybe = thrown instanceof NotRetried;
+      if (err instanceof TokenEndpointError) {
+        ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: err.kind });
+        ctx.logger.warn(
+          {
+            grantId: grant.id,
+            provider: grant.provider,
+            generation: grant.generation,
+            kind: err.kind,
+            error: err.oauthError,
+            status: err.status,
+            maybeProcessed: maybe,
+          },
+          maybe
+            ? 'refresh outcome unknown; the grant keeps its marker and will not present this token again'
+            : 'refresh failed',
+        );
+      }
+      if (!(err instanceof TokenEndpointError) || err.kind !== 'dead') {
+        if (!maybe && marked.refreshing) await releaseClaim(ctx, marked);
+        throw err instanceof TokenEndpointError ? translateFailure(ctx, err, grant.provider, opts.scopes) : err;
+      }
+      const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant, opts.scopes);
       if (
         !followedNewer &&
         latest?.status === 'active' &&
         latest.refreshTokenEnc &&
-        latest.refreshTokenEnc !== grant.refreshTokenEnc
+        latest.refreshTokenEnc !== grant.refreshTokenEnc &&
+        !latest.refreshing
       ) {
         // A newer refresh already replaced the token we sent: this invalid_grant is stale.
         ctx.logger.info(
@@ -131,26 +207,48 @@ export async function refreshUnderLock(
         continue;
       }
       if (latest && latest.status === 'active' && latest.refreshTokenEnc === grant.refreshTokenEnc) {
-        await putGrantDurably(ctx, {
-          ...latest,
-          status: 'needs_reauth',
-          reason: 'invalid_grant',
-          generation: latest.generation + 1,
-          updatedAt: ctx.clock.now(),
-        });
+        await ctx.store
+          .putGrant(
+            {
+              ...withoutMarker(latest),
+              status: 'needs_reauth',
+              reason: 'invalid_grant',
+              generation: latest.generation + 1,
+              updatedAt: ctx.clock.now(),
+            },
+            { expect: expectationAt(latest) },
+          )
+          .catch((e: unknown) => {
+            if (!(e instanceof GrantConflictError)) throw asStoreError(e, 'The grant store could not be written.');
+          });
       }
-      throw fromTokenEndpoint(err, failure);
+      throw new ReauthRequiredError(
+        `The ${grant.provider} authorization server no longer accepts this grant; access must be granted again.`,
+        {
+          provider: grant.provider,
+          scopes: opts.scopes,
+          reason: 'invalid_grant',
+          internal: err.oauthError,
+        },
+      );
     }
+    ctx.fault?.('after_answer');
     ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: 'ok' });
     const now = ctx.clock.now();
-    const next: Grant = { ...grant, generation: grant.generation + 1, updatedAt: now, lastUsedAt: now };
+    const next: Grant = {
+      ...withoutMarker(marked),
+      generation: marked.generation + 1,
+      updatedAt: now,
+      lastUsedAt: now,
+    };
     if (tokens.refreshToken) next.refreshTokenEnc = await ctx.cipher.encrypt(tokens.refreshToken, binding);
     if (opts.keepAccessToken) {
       next.accessTokenEnc = await ctx.cipher.encrypt(tokens.accessToken, binding);
       if (tokens.expiresIn !== undefined) next.accessTokenExpiresAt = now + tokens.expiresIn * 1000;
       else delete next.accessTokenExpiresAt;
     }
-    await putGrantDurably(ctx, next);
+    await storeRotated(ctx, next, expectationAt(marked), opts.hold);
+    ctx.fault?.('after_write');
     ctx.logger.debug(
       {
         grantId: next.id,
@@ -162,6 +260,170 @@ export async function refreshUnderLock(
       'grant refreshed',
     );
     return { tokens, grant: next };
+  }
+}
+
+function withoutMarker(grant: Grant): Grant {
+  const { refreshing: _marker, ...rest } = grant;
+  return rest;
+}
+
+/** What a writer read: the generation, and the marker (or its absence) when it was read. */
+function expectationAt(grant: Grant): GrantExpectation {
+  return { generation: grant.generation, holder: grant.refreshing?.holder ?? null };
+}
+
+/**
+ * Claims the grant's refresh token for this attempt: the lock is confirmed first (a holder whose
+ * lease lapsed or whose session died stops here), then the marker is written by compare-and-set,
+ * which fails if anyone else claimed or moved the grant since it was read.
+ */
+async function claim(ctx: BrokerContext, grant: Grant, hold: LockHold | undefined): Promise<Grant> {
+  await hold?.confirm();
+  const holder = randomUUID();
+  const marked: Grant = { ...grant, refreshing: { holder, startedAt: ctx.clock.now() } };
+  // Until the request leaves, a marker of ours proves nothing was sent: this process may claim again.
+  ctx.unsentMarkers.add(holder);
+  try {
+    await ctx.store.putGrant(marked, { expect: expectationAt(grant) });
+  } catch (err) {
+    throw asStoreError(err, 'The grant could not be claimed for a refresh; retry shortly.');
+  }
+  if (grant.refreshing) ctx.unsentMarkers.delete(grant.refreshing.holder);
+  ctx.unsentMarkers.delete(holder);
+  return marked;
+}
+
+/** The server certainly did not act: the claim is lifted so the token can be presented later. */
+async function releaseClaim(ctx: BrokerContext, marked: Grant): Promise<void> {
+  const holder = marked.refreshing!.holder;
+  try {
+    await ctx.store.putGrant(withoutMarker(marked), { expect: expectationAt(marked) });
+  } catch (err) {
+    // Left in place, the marker still proves to this process that nothing was sent.
+    ctx.unsentMarkers.add(holder);
+    ctx.logger.debug({ grantId: marked.id, err: (err as Error).message }, 'refresh claim not lifted');
+  }
+}
+
+/** Another holder claimed this token and left without a result: it may be burned, so it is never sent again. */
+async function refreshInterrupted(ctx: BrokerContext, grant: Grant, scopes: string[]): Promise<Error> {
+  try {
+    await ctx.store.putGrant(
+      {
+        ...withoutMarker(grant),
+        status: 'needs_reauth',
+        reason: 'refresh_interrupted',
+        generation: grant.generation + 1,
+        updatedAt: ctx.clock.now(),
+      },
+      { expect: expectationAt(grant) },
+    );
+    lostRotatedToken(ctx, grant, 'interrupted', { startedAt: grant.refreshing?.startedAt });
+  } catch (err) {
+    if (!(err instanceof GrantConflictError)) return asStoreError(err, 'The grant store could not be written.');
+    // Someone else settled it first; whatever it is now, the caller starts again.
+    return new StoreUnavailableError('The grant changed; retry shortly.', { retryAfterSeconds: 1 });
+  }
+  return new ReauthRequiredError(
+    `A refresh of the ${grant.provider} grant was interrupted; access must be granted again.`,
+    { provider: grant.provider, scopes, reason: 'refresh_interrupted' },
+  );
+}
+
+/** Counted and logged: the crash window (or a lost fence) cost this grant its refresh token. */
+function lostRotatedToken(ctx: BrokerContext, grant: Grant, cause: string, extra: Record<string, unknown> = {}): void {
+  ctx.metrics.refreshTokensLost.inc({ provider: grant.provider, cause });
+  ctx.logger.error(
+    { grantId: grant.id, provider: grant.provider, generation: grant.generation, cause, ...extra },
+    'a refresh token was lost; the user must grant access again',
+  );
+}
+
+/**
+ * Stores the rotated grant. If the store is away, the grant is kept in memory (this process reads
+ * it from there) and retried with backoff for as long as the process lives, the lock held
+ * meanwhile so no other holder finds the claim and gives the grant up.
+ */
+async function storeRotated(ctx: BrokerContext, next: Grant, expect: GrantExpectation, hold?: LockHold) {
+  const key = grantKey(next.user, next.provider, next.tenant);
+  try {
+    await ctx.store.putGrant(next, { expect });
+    return;
+  } catch (err) {
+    if (err instanceof GrantConflictError) {
+      lostRotatedToken(ctx, next, 'fenced');
+      return;
+    }
+    ctx.logger.warn(
+      { grantId: next.id, provider: next.provider, generation: next.generation, err: (err as Error).message },
+      'a refreshed grant could not be stored yet; it is kept in memory and retried',
+    );
+  }
+  ctx.pendingWrites.set(key, next);
+  const retried = (async () => {
+    for (let attempt = 1; ; attempt++) {
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)).unref());
+      if (ctx.state.closed) {
+        lostRotatedToken(ctx, next, 'closed_unstored');
+        break;
+      }
+      try {
+        await ctx.store.putGrant(next, { expect });
+        ctx.logger.info(
+          { grantId: next.id, generation: next.generation, attempts: attempt + 1 },
+          'refreshed grant stored',
+        );
+        break;
+      } catch (err) {
+        if (err instanceof GrantConflictError) {
+          lostRotatedToken(ctx, next, 'fenced');
+          break;
+        }
+      }
+    }
+    if (ctx.pendingWrites.get(key) === next) ctx.pendingWrites.delete(key);
+  })();
+  hold?.keepUntil(retried);
+}
+
+/** Transient and refused requests: the grant is left exactly as it is. */
+export function translateFailure(
+  ctx: BrokerContext,
+  err: TokenEndpointError,
+  provider: string,
+  scopes: string[],
+): Error {
+  switch (err.kind) {
+    case 'invalid_scope':
+      return new InsufficientScopeError(`${provider} refused the scopes this tool needs.`, {
+        provider,
+        scopes,
+        missingScopes: scopes,
+        internal: err.oauthError,
+      });
+    case 'transient':
+      return new ProviderUnavailableError(
+        `${provider} is not answering right now.`,
+        {
+          provider,
+          retryAfterSeconds: err.retryAfterSeconds ?? ctx.retry.defaultRetryAfterSeconds,
+          internal: err.message,
+        },
+        { cause: err },
+      );
+    default:
+      // Refused for a reason the user cannot fix (client configuration): tell the operator, not the user.
+      return new ProviderUnavailableError(
+        `${provider} refused the gateway's request; the operator must check its configuration.`,
+        {
+          provider,
+          retryAfterSeconds: 60,
+          reason: err.oauthError,
+          internal: err.message,
+        },
+        { cause: err },
+      );
   }
 }
 
@@ -202,7 +464,7 @@ export async function grantAccessToken(
   }
   const flightKey = `grant-token:${grant.id}${force ? `:after:${opts.rejectedGeneration}` : ''}`;
   const run = () =>
-    withGrantLock(ctx, grant, async (): Promise<GrantAccess> => {
+    withGrantLock(ctx, grant, async (hold): Promise<GrantAccess> => {
       const current = await rereadGrant(ctx, grant, scopes);
       const moved = force && current.generation > opts.rejectedGeneration!;
       if ((!force || moved) && usable(ctx, current, ctx.clock.now())) {
@@ -220,6 +482,7 @@ export async function grantAccessToken(
         keepAccessToken: true,
         scopes,
         signal: opts.signal,
+        hold,
       });
       return {
         token: out.tokens.accessToken,
