@@ -87,19 +87,21 @@ export function asStoreError(
 /**
  * Whether the authorization server may have acted on a request that failed. The token client may
  * say so itself (`requestOutcome`: 'not_sent' | 'rejected' | 'maybe_processed'); otherwise it is
- * judged from what came back: an OAuth error, a 429 or a 503 did not rotate anything, a refused
- * connection never arrived, and anything else (a timeout, a cut connection, a 500) may have.
+ * judged from what came back: an HTTP error answer (OAuth error, 429, 5xx) rotated nothing, and a
+ * refused connection never arrived; no answer at all (a timeout, a cut connection) or a success
+ * whose body could not be read may have rotated the token.
  */
 export function mayHaveBeenProcessed(err: unknown): boolean {
   if (!(err instanceof TokenEndpointError)) return true;
   const said = (err as { requestOutcome?: string }).requestOutcome;
   if (said) return said === 'maybe_processed';
   if (err.kind !== 'transient') return false;
-  if (err.status !== undefined) return !(err.status === 429 || err.status === 503);
+  if (err.status !== undefined) return err.status < 400;
   for (let cause: unknown = err.cause, depth = 0; cause && depth < 5; depth++) {
     const code = (cause as { code?: string }).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
       return false;
+    }
     cause = (cause as { cause?: unknown }).cause;
   }
   return true;
