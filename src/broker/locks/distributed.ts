@@ -1,6 +1,5 @@
 // A refresh lock over a shared backend: a lease polled for, renewed, confirmed before use and released.
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '../../clock.js';
 import { storeUnavailable } from '../backends.js';
 import type { LockHold, RefreshLock } from '../types.js';
 import {
@@ -16,12 +15,11 @@ import {
 /**
  * A RefreshLock over a backend. Every caller polls the backend itself, so the wait limit is the
  * one limit (in-process coalescing is single-flight's job, one promise per grant). The holder
- * renews its lease while `fn` runs; `confirm()` renews once more and fails if the lease lapsed or
- * passed to another owner, so a holder frozen past its lease stops before it uses a token.
+ * renews its lease while `fn` runs; `confirm()` renews once more and fails if the lease passed to
+ * another owner (or the backend cannot say), so a holder frozen past its lease stops before it uses a token.
  */
 export function createDistributedLock(backend: LockBackend, opts: RefreshLockOptions): RefreshLock {
   const namespace = opts.namespace ?? 'keyward';
-  const clock = opts.clock ?? systemClock;
   let closed = false;
 
   return {
@@ -35,10 +33,8 @@ export function createDistributedLock(backend: LockBackend, opts: RefreshLockOpt
         reportWait(opts, { backend: backend.name, key, waitedMs: performance.now() - started, acquired });
 
       const owner = randomUUID();
-      let leaseUntil = 0;
       let delay = 4;
       for (;;) {
-        const attemptAt = clock.now();
         let acquired: boolean;
         try {
           acquired = await backend.tryAcquire(backendKey, owner, ttlMs);
@@ -47,10 +43,7 @@ export function createDistributedLock(backend: LockBackend, opts: RefreshLockOpt
           opts.logger?.warn({ key, backend: backend.name, err: (err as Error).message }, 'refresh lock backend error');
           throw storeUnavailable(backend.name, 'refresh lock', err);
         }
-        if (acquired) {
-          leaseUntil = attemptAt + ttlMs;
-          break;
-        }
+        if (acquired) break;
         const left = deadline - performance.now();
         if (left <= 0) {
           report(false);
@@ -69,10 +62,8 @@ export function createDistributedLock(backend: LockBackend, opts: RefreshLockOpt
         opts.logger?.warn({ key, backend: backend.name, why }, 'refresh lock lease lost while its holder ran');
       };
       const renewNow = async (): Promise<void> => {
-        const at = clock.now();
         const held = await backend.renew(backendKey, owner, ttlMs);
         if (!held) markLost('another owner holds it, or its session ended');
-        else if (!lost) leaseUntil = at + ttlMs;
       };
       const renewal = setInterval(
         () => {
@@ -89,8 +80,9 @@ export function createDistributedLock(backend: LockBackend, opts: RefreshLockOpt
 
       const kept: Promise<unknown>[] = [];
       const hold: LockHold = {
+        // The backend's answer is authoritative: a lease that lapsed but that nobody took is still
+        // ours (nobody could have refreshed meanwhile), and one that another owner took is not.
         async confirm() {
-          if (!lost && clock.now() >= leaseUntil) markLost('the lease lapsed before it was renewed');
           if (!lost) {
             try {
               await renewNow();
