@@ -218,6 +218,7 @@ class KeyvGrantStore implements KeywardStore {
     checkGrantForWrite(grant);
     const key = grantKey(grant.user, grant.provider, grant.tenant);
     const expected = expectationOf(grant, opts.expect);
+    if (grant.generation < expected.generation) throw new TypeError('grant.generation: never lower than the one read');
     const raw = JSON.stringify({ value: grant });
     const written = await this.#run('write', () => this.cas(this.rawKeyOf(key), raw, expected));
     const stored = await this.#run('read', () => this.keyv.get(key));
