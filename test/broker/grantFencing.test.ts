@@ -6,12 +6,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
 import { rotateEncryptionKey } from '../../src/broker/rotateKey.js';
-import {
-  createGrantStore,
-  GrantConflictError,
-  grantKey,
-  UnreadableGrantError,
-} from '../../src/broker/store.js';
+import { createGrantStore, GrantConflictError, grantKey, UnreadableGrantError } from '../../src/broker/store.js';
 import type { Grant } from '../../src/broker/types.js';
 import { createLogger } from '../../src/log.js';
 import { collect } from '../helpers/canary.js';
