@@ -113,7 +113,7 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
   const usedWritten = new Map<string, number>();
 
   async function usableGrant(req: CredentialRequest, runtime: ProviderRuntime): Promise<Grant> {
-    const grant = await readGrant(ctx, req.user, runtime.name, req.tenant);
+    const grant = await readGrant(ctx, req.user, runtime.name, req.tenant, req.tool.scopes);
     // reauth errors are counted once, where they are returned to the agent (gateway/toolCall.ts).
     return assertGrantServes(grant, runtime.name, req.tool.scopes, clock.now());
   }

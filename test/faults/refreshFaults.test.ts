@@ -224,7 +224,7 @@ describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing
         await store.close();
         await backend.stop();
       }
-    }, 600_000);
+    }, Math.max(600_000, TRIALS * POINTS.length * 10_000));
 
     test(`${name}: a holder frozen past its lease never presents the token it read`, async (ctx) => {
       const backend = await start();
