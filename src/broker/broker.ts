@@ -41,7 +41,7 @@ export interface BrokerOptions {
   /** Lifetime of minted credentials, at most 60 s. Default 60. */
   mintTtlSeconds?: number;
   /** Tests only (the fault suite): called at each fault point of the refresh path. */
-  fault?: (point: FaultPoint) => void;
+  fault?: (point: FaultPoint) => void | Promise<void>;
 }
 
 export interface CredentialBrokerDeps {

@@ -1,13 +1,20 @@
 // Promise 6 in one process: a rotated token outlives a store outage, an unreadable record spends no token,
-// and a refresh whose result lost the race to a newer write is fenced out and counted.
-import { afterEach, describe, expect, test } from 'vitest';
+// a refresh whose result lost the race to a newer write is fenced out and counted, and a Redis killed mid-refresh loses nothing.
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { Grant } from '../../src/broker/types.js';
+import { NOTES_SCOPES, startTestAuthServer } from '../helpers/authServer.js';
+import { startRedisOrSkip } from '../helpers/services.js';
 import { json, startFakeServer } from '../providers/fakeServer.js';
 import { createHarness, errorOf } from './brokerHarness.js';
 
 const RT1 = 'refresh-token-one-0123456789abcdef';
 const RT2 = 'refresh-token-two-0123456789abcdef';
 const AT = 'access-token-narrowed-0123456789abcdef';
+
+const redis = await startRedisOrSkip();
+afterAll(async () => {
+  await redis?.stop();
+});
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -136,4 +143,51 @@ describe('a refresh result that lost the race', () => {
     expect(h.lines.join('')).toContain('"cause":"fenced"');
     noSecrets();
   });
+});
+
+describe.skipIf(!redis)('Redis killed inside one refresh', () => {
+  test('after the AS answered: no crash, the call gets its credential, and the rotated token is stored once Redis is back', async () => {
+    const t = await startTestAuthServer({ accessTokenTTL: 300 });
+    cleanup.push(() => t.close());
+    let outage: Promise<void> | undefined;
+    const h = await createHarness({
+      store: redis!.url,
+      provider: {
+        issuer: t.issuer,
+        clientId: t.clientId,
+        scopes: ['openid', 'offline_access', ...NOTES_SCOPES],
+        strategy: 'refresh',
+        resource: t.resource,
+        apiBaseUrl: t.api.url,
+      },
+      options: {
+        fault: async (point) => {
+          if (point !== 'after_answer' || outage) return;
+          await redis!.stop();
+          // Back (empty: it persists nothing) 2.5 s later, well past the old 300 ms retry window.
+          outage = new Promise((r) => setTimeout(r, 2500)).then(() => redis!.start());
+        },
+      },
+    });
+    cleanup.push(() => h.close());
+    const before = await h.grants.saveGrantFromTokens({
+      user: 'demo',
+      provider: 'notes',
+      client: 'agent',
+      tokens: await t.grant(),
+    });
+    t.as.resetStats();
+    const cred = await h.broker.credentialFor(h.request(['notes:read']));
+    expect(cred.meta.generation).toBe(before.generation + 1);
+    await outage;
+    await expect
+      .poll(async () => (await h.store.getGrant('demo', 'notes').catch(() => undefined))?.generation, {
+        timeout: 15_000,
+      })
+      .toBe(before.generation + 1);
+    // The stored token is the rotated one: the next refresh (another scope set) works, and nothing was reused.
+    await expect(h.broker.credentialFor(h.request(['notes:write']))).resolves.toBeDefined();
+    expect(t.as.stats).toMatchObject({ refreshReuses: 0, revokedGrants: 0, refreshSuccesses: 2 });
+    expect(await h.counter('refreshTokensLost')).toBe(0);
+  }, 60_000);
 });

@@ -37,7 +37,7 @@ export interface BrokerContext {
   /** `closed` once the broker is closed: a pending write then gives up (and counts the loss). */
   state: { closed: boolean };
   /** Tests only: called at each fault point of the refresh path (a child process kills itself there). */
-  fault?: (point: FaultPoint) => void;
+  fault?: (point: FaultPoint) => void | Promise<void>;
   /** false only in tests that prove the coalescing tests can fail. */
   coalesce: boolean;
   /** A credential is not handed out this close to its expiry. */

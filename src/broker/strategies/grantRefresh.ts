@@ -105,7 +105,7 @@ export async function refreshUnderLock(
     }
     // A wrong encryption key surfaces here as store_unavailable: never as a reauth.
     const refreshToken = await ctx.cipher.decrypt(grant.refreshTokenEnc, binding);
-    ctx.fault?.('before_request');
+    await ctx.fault?.('before_request');
     const marked = ctx.coalesce ? await claim(ctx, grant, opts.hold) : grant;
     const started = performance.now();
     let tokens: TokenSet;
@@ -185,7 +185,7 @@ export async function refreshUnderLock(
         },
       );
     }
-    ctx.fault?.('after_answer');
+    await ctx.fault?.('after_answer');
     ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: 'ok' });
     const now = ctx.clock.now();
     const next: Grant = {
@@ -201,7 +201,7 @@ export async function refreshUnderLock(
       else delete next.accessTokenExpiresAt;
     }
     await storeRotated(ctx, next, expectationAt(marked), opts.hold);
-    ctx.fault?.('after_write');
+    await ctx.fault?.('after_write');
     ctx.logger.debug(
       {
         grantId: next.id,
