@@ -458,3 +458,40 @@ describe('the lock wait limit is the one limit', () => {
     }
   });
 });
+
+describe('lease times come from the injected clock', () => {
+  it('a sqlite lease lapses when the clock says so, without sleeping, and its old holder can no longer confirm', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const url = `sqlite:${dir}/clock-${++ns}.db`;
+    const a = await createRefreshLock(url, { clock });
+    const b = await createRefreshLock(url, { clock });
+    try {
+      const seen = await a.withLock(
+        'k',
+        async (hold) => {
+          await expect(b.withLock('k', async () => 'early', { waitMs: 0 })).rejects.toBeInstanceOf(
+            StoreUnavailableError,
+          );
+          // A frozen holder: a minute passes without a renewal, and another process takes the lapsed lease.
+          now += 120_000;
+          return b.withLock(
+            'k',
+            () =>
+              hold.confirm().then(
+                () => 'still held',
+                (err: Error) => err,
+              ),
+            { waitMs: 0 },
+          );
+        },
+        { ttlMs: 60_000 },
+      );
+      expect(seen).toBeInstanceOf(StoreUnavailableError);
+      expect((seen as StoreUnavailableError).details.internal).toMatch(/lost/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
