@@ -167,64 +167,69 @@ const backends: Array<[string, () => Promise<{ url: string; stop(): Promise<void
 
 describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing the store`, () => {
   for (const [name, start] of backends) {
-    test(`${name}: every grant works or answers reauth_required; no refresh token presented twice`, async (ctx) => {
-      const backend = await start();
-      if (!backend) return ctx.skip();
-      const { store, env, seed } = await setup(backend.url);
-      const survivor = await startChild(env);
-      const users: string[] = [];
-      const figures: Record<string, { trials: number; works: number; reauth: number; waitMs: number[] }> = {};
-      const seconds: Record<string, number> = {};
-      try {
-        t.as.resetStats();
-        for (const point of POINTS) {
-          const f = { trials: 0, works: 0, reauth: 0, waitMs: [] as number[] };
-          figures[point] = f;
-          for (let i = 0; i < TRIALS; i++) {
-            const user = `${name}-${point}-${i}`;
-            users.push(user);
-            await seed(user);
-            const victim = await startChild(env);
-            void victim.go({ user, scopes: 'notes:read', fault: point }).catch(() => undefined);
-            expect((await victim.exited).signal).toBe('SIGKILL');
-            const started = performance.now();
-            const r = await survivor.go({ user, scopes: 'notes:read' });
-            f.waitMs.push(Math.round(performance.now() - started));
-            f.trials++;
-            if (r.ok === 1) f.works++;
-            else {
-              // Never a silent failure: the only other outcome is the crash window, named as such.
-              expect(r.errors).toEqual({ 'reauth_required:refresh_interrupted': 1 });
-              expect(point).toBe('after_answer');
-              f.reauth++;
+    test(
+      `${name}: every grant works or answers reauth_required; no refresh token presented twice`,
+      async (ctx) => {
+        const backend = await start();
+        if (!backend) return ctx.skip();
+        const { store, env, seed } = await setup(backend.url);
+        const survivor = await startChild(env);
+        const users: string[] = [];
+        const figures: Record<string, { trials: number; works: number; reauth: number; waitMs: number[] }> = {};
+        const seconds: Record<string, number> = {};
+        try {
+          t.as.resetStats();
+          for (const point of POINTS) {
+            const f = { trials: 0, works: 0, reauth: 0, waitMs: [] as number[] };
+            figures[point] = f;
+            for (let i = 0; i < TRIALS; i++) {
+              const user = `${name}-${point}-${i}`;
+              users.push(user);
+              await seed(user);
+              const victim = await startChild(env);
+              void victim.go({ user, scopes: 'notes:read', fault: point }).catch(() => undefined);
+              expect((await victim.exited).signal).toBe('SIGKILL');
+              const started = performance.now();
+              const r = await survivor.go({ user, scopes: 'notes:read' });
+              f.waitMs.push(Math.round(performance.now() - started));
+              f.trials++;
+              if (r.ok === 1) f.works++;
+              else {
+                // Never a silent failure: the only other outcome is the crash window, named as such.
+                expect(r.errors).toEqual({ 'reauth_required:refresh_interrupted': 1 });
+                expect(point).toBe('after_answer');
+                f.reauth++;
+              }
+              // The user can always go on: a second call works, or asks for reauth again.
+              const again = await survivor.go({ user, scopes: 'notes:write' });
+              if (again.ok !== 1) for (const k of Object.keys(again.errors)) seconds[k] = (seconds[k] ?? 0) + 1;
+              if (again.ok !== 1)
+                expect(Object.keys(again.errors)).toEqual([expect.stringMatching(/^reauth_required:/)]);
             }
-            // The user can always go on: a second call works, or asks for reauth again.
-            const again = await survivor.go({ user, scopes: 'notes:write' });
-            if (again.ok !== 1) for (const k of Object.keys(again.errors)) seconds[k] = (seconds[k] ?? 0) + 1;
-            if (again.ok !== 1) expect(Object.keys(again.errors)).toEqual([expect.stringMatching(/^reauth_required:/)]);
           }
+          expect(t.as.stats).toMatchObject({ refreshReuses: 0, revokedGrants: 0 });
+          await expectStoreSound(store, users);
+          expect(figures.before_request!.works).toBe(TRIALS);
+          expect(figures.after_write!.works).toBe(TRIALS);
+          console.info(`[faults] ${name} second calls after a loss: ${JSON.stringify(seconds)}`);
+          console.info(
+            `[faults] ${name}: ${JSON.stringify(
+              Object.fromEntries(
+                Object.entries(figures).map(([p, f]) => [
+                  p,
+                  { trials: f.trials, works: f.works, reauth: f.reauth, medianWaitMs: median(f.waitMs) },
+                ]),
+              ),
+            )}; AS refresh requests ${t.as.stats.refreshRequests}, reuses ${t.as.stats.refreshReuses}`,
+          );
+        } finally {
+          await survivor.close();
+          await store.close();
+          await backend.stop();
         }
-        expect(t.as.stats).toMatchObject({ refreshReuses: 0, revokedGrants: 0 });
-        await expectStoreSound(store, users);
-        expect(figures.before_request!.works).toBe(TRIALS);
-        expect(figures.after_write!.works).toBe(TRIALS);
-        console.info(`[faults] ${name} second calls after a loss: ${JSON.stringify(seconds)}`);
-        console.info(
-          `[faults] ${name}: ${JSON.stringify(
-            Object.fromEntries(
-              Object.entries(figures).map(([p, f]) => [
-                p,
-                { trials: f.trials, works: f.works, reauth: f.reauth, medianWaitMs: median(f.waitMs) },
-              ]),
-            ),
-          )}; AS refresh requests ${t.as.stats.refreshRequests}, reuses ${t.as.stats.refreshReuses}`,
-        );
-      } finally {
-        await survivor.close();
-        await store.close();
-        await backend.stop();
-      }
-    }, Math.max(600_000, TRIALS * POINTS.length * 10_000));
+      },
+      Math.max(600_000, TRIALS * POINTS.length * 10_000),
+    );
 
     test(`${name}: a holder frozen past its lease never presents the token it read`, async (ctx) => {
       const backend = await start();

@@ -1,9 +1,10 @@
 // One refresh of a grant at a time, everywhere: the grant lock, a claim before the token is presented, fenced writes.
-import { InsufficientScopeError, ProviderUnavailableError, ReauthRequiredError } from '../../errors.js';
+import { ReauthRequiredError } from '../../errors.js';
+import { assertGrantServes } from '../../policy/grantCoverage.js';
+import { TokenEndpointError } from '../../providers/errors.js';
 import type { NarrowingPlan, ProviderRuntime, TokenSet } from '../../providers/types.js';
-import { TokenEndpointError } from '../../providers/types.js';
 import { bindingOf } from '../credentialCache.js';
-import { assertGrantServes } from '../grants.js';
+import { fromTokenEndpoint } from '../errorBoundary.js';
 import { GrantConflictError, grantKey, UnreadableGrantError } from '../store.js';
 import type { Grant, LockHold } from '../types.js';
 import type { BrokerContext } from './context.js';
@@ -12,7 +13,6 @@ import {
   claim,
   expectationAt,
   mayHaveBeenProcessed,
-  NotRetried,
   refreshInterrupted,
   releaseClaim,
   storeRotated,
@@ -110,17 +110,16 @@ export async function refreshUnderLock(
     const started = performance.now();
     let tokens: TokenSet;
     try {
-      // Not the caller's signal: once presented, the answer is needed whoever stopped waiting.
-      tokens = await retryTransient(async () => {
-        try {
-          return await runtime.refresh(refreshToken, plan, {});
-        } catch (err) {
-          throw mayHaveBeenProcessed(err) ? new NotRetried(err) : err;
-        }
-      }, ctx.retry);
-    } catch (thrown) {
-      const err = thrown instanceof NotRetried ? thrown.inner : thrown;
-      const maybe = thrown instanceof NotRetried;
+      // Not the caller's signal: once presented, the answer is needed whoever stopped waiting. Only a
+      // request that never left is retried (retryTransient), so the token goes out once.
+      tokens = await retryTransient(() => runtime.refresh(refreshToken, plan, {}), ctx.retry, { clock: ctx.clock });
+    } catch (err) {
+      const maybe = mayHaveBeenProcessed(err);
+      const failure = {
+        provider: grant.provider,
+        scopes: opts.scopes,
+        defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
+      };
       if (err instanceof TokenEndpointError) {
         ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: err.kind });
         ctx.logger.warn(
@@ -140,7 +139,7 @@ export async function refreshUnderLock(
       }
       if (!(err instanceof TokenEndpointError) || err.kind !== 'dead') {
         if (!maybe && marked.refreshing) await releaseClaim(ctx, marked);
-        throw err instanceof TokenEndpointError ? translateFailure(ctx, err, grant.provider, opts.scopes) : err;
+        throw err instanceof TokenEndpointError ? fromTokenEndpoint(err, failure) : err;
       }
       const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant, opts.scopes);
       if (
@@ -175,15 +174,7 @@ export async function refreshUnderLock(
             if (!(e instanceof GrantConflictError)) throw asStoreError(e, 'The grant store could not be written.');
           });
       }
-      throw new ReauthRequiredError(
-        `The ${grant.provider} authorization server no longer accepts this grant; access must be granted again.`,
-        {
-          provider: grant.provider,
-          scopes: opts.scopes,
-          reason: 'invalid_grant',
-          internal: err.oauthError,
-        },
-      );
+      throw fromTokenEndpoint(err, failure);
     }
     await ctx.fault?.('after_answer');
     ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: 'ok' });
@@ -213,46 +204,6 @@ export async function refreshUnderLock(
       'grant refreshed',
     );
     return { tokens, grant: next };
-  }
-}
-
-/** Transient and refused requests: the grant is left exactly as it is. */
-export function translateFailure(
-  ctx: BrokerContext,
-  err: TokenEndpointError,
-  provider: string,
-  scopes: string[],
-): Error {
-  switch (err.kind) {
-    case 'invalid_scope':
-      return new InsufficientScopeError(`${provider} refused the scopes this tool needs.`, {
-        provider,
-        scopes,
-        missingScopes: scopes,
-        internal: err.oauthError,
-      });
-    case 'transient':
-      return new ProviderUnavailableError(
-        `${provider} is not answering right now.`,
-        {
-          provider,
-          retryAfterSeconds: err.retryAfterSeconds ?? ctx.retry.defaultRetryAfterSeconds,
-          internal: err.message,
-        },
-        { cause: err },
-      );
-    default:
-      // Refused for a reason the user cannot fix (client configuration): tell the operator, not the user.
-      return new ProviderUnavailableError(
-        `${provider} refused the gateway's request; the operator must check its configuration.`,
-        {
-          provider,
-          retryAfterSeconds: 60,
-          reason: err.oauthError,
-          internal: err.message,
-        },
-        { cause: err },
-      );
   }
 }
 

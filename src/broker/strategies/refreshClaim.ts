@@ -1,23 +1,23 @@
 // The claim on a grant's refresh token: a marker written before it is presented, lifted, settled or found
 // interrupted; the rotated grant stored fenced by it, and kept until stored.
 import { randomUUID } from 'node:crypto';
-import { isGatewayError, ReauthRequiredError, StoreUnavailableError } from '../../errors.js';
-import { TokenEndpointError } from '../../providers/types.js';
+import { ReauthRequiredError, StoreUnavailableError } from '../../errors.js';
+import { TokenEndpointError } from '../../providers/errors.js';
+import { fromStoreFailure } from '../errorBoundary.js';
 import { GrantConflictError, type GrantExpectation, grantKey, UnreadableGrantError } from '../store.js';
 import type { Grant, LockHold } from '../types.js';
 import type { BrokerContext } from './context.js';
 
 /**
- * The one translation of store failures on the refresh path: a record that fails its check is that
- * user's reauth (quarantined, never refreshed), a refused compare-and-set and every backend error
- * are store_unavailable (retry; nothing was spent).
+ * Store failures on the refresh path: a record that fails its check is that user's reauth
+ * (quarantined, never refreshed); a refused compare-and-set and every backend error go through the
+ * error boundary as store_unavailable (retry; nothing was spent).
  */
 export function asStoreError(
   err: unknown,
   message: string,
   about: { provider?: string; scopes?: string[] } = {},
 ): Error {
-  if (isGatewayError(err)) return err;
   if (err instanceof UnreadableGrantError) {
     return new ReauthRequiredError(
       `The stored ${about.provider ? `${about.provider} ` : ''}grant cannot be read; access must be granted again.`,
@@ -25,41 +25,15 @@ export function asStoreError(
       { cause: err },
     );
   }
-  return new StoreUnavailableError(
-    message,
-    { retryAfterSeconds: 5, internal: (err as Error)?.message },
-    { cause: err },
-  );
+  return fromStoreFailure(err, { message });
 }
 
 /**
- * Whether the authorization server may have acted on a request that failed. The token client may
- * say so itself (`requestOutcome`: 'not_sent' | 'rejected' | 'maybe_processed'); otherwise it is
- * judged from what came back: an HTTP error answer (OAuth error, 429, 5xx) rotated nothing, and a
- * refused connection never arrived; no answer at all (a timeout, a cut connection) or a success
- * whose body could not be read may have rotated the token.
+ * Whether the authorization server may have acted on a request that failed: the token client says
+ * so (`maybeProcessed`: sent, and no verdict came back). Anything else that escaped is unknown too.
  */
 export function mayHaveBeenProcessed(err: unknown): boolean {
-  if (!(err instanceof TokenEndpointError)) return true;
-  const said = (err as { requestOutcome?: string }).requestOutcome;
-  if (said) return said === 'maybe_processed';
-  if (err.kind !== 'transient') return false;
-  if (err.status !== undefined) return err.status < 400;
-  for (let cause: unknown = err.cause, depth = 0; cause && depth < 5; depth++) {
-    const code = (cause as { code?: string }).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-      return false;
-    }
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return true;
-}
-
-/** Carries a failure past retryTransient, which must not send a token the server may have taken. */
-export class NotRetried extends Error {
-  constructor(readonly inner: unknown) {
-    super('not retried');
-  }
+  return err instanceof TokenEndpointError ? err.maybeProcessed : true;
 }
 
 export function withoutMarker(grant: Grant): Grant {
