@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['provider', 'reason'] as const,
       registers: [registry],
     }),
+    refreshTokensLost: new Counter({
+      name: 'keyward_refresh_tokens_lost_total',
+      help: 'Refresh tokens lost (the grant needs reauth): a refresh interrupted after its token was presented, or a rotated token fenced out',
+      labelNames: ['provider', 'cause'] as const,
+      registers: [registry],
+    }),
     credentials: new Counter({
       name: 'keyward_credentials_total',
       help: 'Call credentials handed out, by strategy and source (cache, refresh, exchange, mint)',

@@ -41,9 +41,10 @@ export interface BrokerStackOptions {
 export async function openBrokerStack(config: ResolvedConfig, opts: BrokerStackOptions): Promise<BrokerStack> {
   const { logger, metrics } = opts;
   const clock = opts.clock ?? systemClock;
-  const store = await createGrantStore(config.store);
+  // With the logger, so that lost leases, failed renewals and backend errors are seen in production.
+  const store = await createGrantStore(config.store, { logger });
   const cipher = createGrantCipher(config.encryption);
-  const lock = await createRefreshLock(config.store, { metrics });
+  const lock = await createRefreshLock(config.store, { metrics, logger, clock });
   const providers = createProviderRegistry(config, {
     logger,
     clock,

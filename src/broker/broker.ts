@@ -9,8 +9,8 @@ import type { ProviderRegistry, ProviderRuntime } from '../providers/types.js';
 import { createCredentialCache } from './credentialCache.js';
 import { GRANT_USED_PREFIX } from './grants.js';
 import { createSigningKeys, type SigningKeys } from './signingKey.js';
-import { createKeyedQueue, createSingleFlight } from './singleFlight.js';
-import type { BrokerContext } from './strategies/context.js';
+import { createSingleFlight } from './singleFlight.js';
+import type { BrokerContext, FaultPoint } from './strategies/context.js';
 import { exchangeCredential } from './strategies/exchange.js';
 import { readGrant } from './strategies/grantRefresh.js';
 import { mintCredential } from './strategies/mint.js';
@@ -40,6 +40,8 @@ export interface BrokerOptions {
   defaultLifetimeMs?: number;
   /** Lifetime of minted credentials, at most 60 s. Default 60. */
   mintTtlSeconds?: number;
+  /** Tests only (the fault suite): called at each fault point of the refresh path. */
+  fault?: (point: FaultPoint) => void | Promise<void>;
 }
 
 export interface CredentialBrokerDeps {
@@ -95,7 +97,10 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
       shared: o.shareCredentials ?? true,
     }),
     flights: createSingleFlight(),
-    queue: createKeyedQueue(),
+    pendingWrites: new Map(),
+    unsentMarkers: new Set(),
+    state: { closed: false },
+    ...(o.fault ? { fault: o.fault } : {}),
     coalesce,
     skewMs,
     retry: { ...DEFAULT_RETRY, ...o.retry },
@@ -108,7 +113,7 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
   const usedWritten = new Map<string, number>();
 
   async function usableGrant(req: CredentialRequest, runtime: ProviderRuntime): Promise<Grant> {
-    const grant = await readGrant(ctx, req.user, runtime.name, req.tenant);
+    const grant = await readGrant(ctx, req.user, runtime.name, req.tenant, req.tool.scopes);
     // reauth errors are counted once, where they are returned to the agent (gateway/toolCall.ts).
     return assertGrantServes(grant, runtime.name, req.tool.scopes, clock.now());
   }
@@ -183,6 +188,7 @@ export function createCredentialBroker(deps: CredentialBrokerDeps): CredentialBr
       return logged(req, obtain(req, rejected));
     },
     async close() {
+      ctx.state.closed = true;
       ctx.cache.clear();
       usedWritten.clear();
     },

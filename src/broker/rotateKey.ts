@@ -71,7 +71,8 @@ export async function rotateEncryptionKey(
             GRANT_SECRET_FIELDS.some((field) => now[field] !== grant[field]);
           if (moved) continue;
         }
-        await store.putGrant(next);
+        // Same generation: a rewrap is not a refresh, but it must not land on a grant that moved.
+        await store.putGrant(next, { expect: { generation: grant.generation } });
         result.grants++;
         result.secrets += sealed;
         return;

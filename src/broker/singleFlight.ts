@@ -1,4 +1,4 @@
-// In-process coalescing: one promise per key for concurrent callers, and a per-key queue for work that must not overlap.
+// In-process coalescing: one promise per key for concurrent callers.
 
 export interface SingleFlight {
   /**
@@ -29,30 +29,6 @@ export function createSingleFlight(): SingleFlight {
     },
     get size() {
       return inflight.size;
-    },
-  };
-}
-
-/** Runs work for one key strictly one after another (in this process), in arrival order. */
-export interface KeyedQueue {
-  run<T>(key: string, fn: () => Promise<T>): Promise<T>;
-}
-
-export function createKeyedQueue(): KeyedQueue {
-  const tails = new Map<string, Promise<void>>();
-  return {
-    run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-      const prev = tails.get(key) ?? Promise.resolve();
-      const result = prev.then(fn);
-      const tail = result.then(
-        () => undefined,
-        () => undefined,
-      );
-      tails.set(key, tail);
-      void tail.then(() => {
-        if (tails.get(key) === tail) tails.delete(key);
-      });
-      return result;
     },
   };
 }

@@ -12,10 +12,22 @@ import {
   storeUnavailable,
   withTimeout,
 } from './backends.js';
-import { isSealedSecret } from './crypto.js';
+import {
+  checkGrantForWrite,
+  expectationOf,
+  GrantConflictError,
+  type GrantExpectation,
+  parseGrant,
+  REDIS_CAS,
+  rawMatches,
+  redisCasArgs,
+  sqlCas,
+  UnreadableGrantError,
+} from './grantRecord.js';
 import type { Grant, GrantStore } from './types.js';
 
 export type { StoreBackend } from './backends.js';
+export { GrantConflictError, type GrantExpectation, UnreadableGrantError } from './grantRecord.js';
 
 export const GRANT_PREFIX = 'grant:';
 const NO_TENANT = '-';
@@ -44,6 +56,12 @@ export interface KeywardStore extends GrantStore {
   getEntry<T>(key: string): Promise<StoredEntry<T> | undefined>;
 }
 
+/** A stored text that is not JSON: kept distinct from "absent", so a grant can be quarantined. */
+const UNPARSEABLE = Object.freeze({ unparseable: true });
+
+/** Compare-and-set of one raw record: true when written, false when `expected` did not hold. */
+type RawCas = (rawKey: string, raw: string, expected: GrantExpectation) => Promise<boolean>;
+
 /**
  * The storage key of a grant, and the key of the lock every writer of it takes (refreshes,
  * onboarding, revocation, key rotation): one identity, one layout. Each part is URI-encoded, so a `:` inside a user id cannot forge
@@ -69,15 +87,31 @@ export async function createGrantStore(url: string, opts: GrantStoreOptions = {}
     throwOnErrors: true,
     // Plain JSON: keyv's default serializer turns strings that start with ':base64:' into Buffers.
     serialize: JSON.stringify,
-    deserialize: JSON.parse,
+    deserialize: (text: string) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return { value: UNPARSEABLE };
+      }
+    },
   };
   let keyv: Keyv;
   let release: () => Promise<void>;
+  let cas: RawCas;
+  // keyv's own key layout (`<namespace>:<key>`; the Redis adapter's is `<namespace>::<key>`).
+  let rawKeyOf = (key: string) => `${namespace}:${key}`;
 
   switch (location.backend) {
     case 'memory': {
-      keyv = new Keyv({ ...keyvOptions, store: new Map() });
+      const map = new Map<string, string>();
+      keyv = new Keyv({ ...keyvOptions, store: map });
       release = async () => {};
+      // One synchronous step: nothing else runs between the check and the write.
+      cas = async (rawKey, raw, expected) => {
+        if (!rawMatches(map.get(rawKey), expected)) return false;
+        map.set(rawKey, raw);
+        return true;
+      };
       break;
     }
     case 'sqlite': {
@@ -105,6 +139,13 @@ export async function createGrantStore(url: string, opts: GrantStoreOptions = {}
         throw storeUnavailable('sqlite', 'grant store', err);
       }
       release = () => adapter.disconnect();
+      cas = async (rawKey, raw, expected) => {
+        const sql = sqlCas('sqlite', TABLE, expected.holder !== undefined);
+        const params: unknown[] = [rawKey, raw, expected.generation];
+        if (expected.holder !== undefined) params.push(expected.holder);
+        const rows = (await adapter.query(sql, ...(params as [string]))) as unknown[];
+        return rows.length === 1;
+      };
       break;
     }
     case 'redis': {
@@ -115,18 +156,31 @@ export async function createGrantStore(url: string, opts: GrantStoreOptions = {}
       keyv = new Keyv({ ...keyvOptions, store: adapter, useKeyPrefix: false });
       keyv.on('error', logBackendError);
       release = () => closeRedis(client);
+      rawKeyOf = (key) => `${namespace}::${key}`;
+      cas = async (rawKey, raw, expected) =>
+        Number(await client.eval(REDIS_CAS, { keys: [rawKey], arguments: redisCasArgs(raw, expected) })) === 1;
       break;
     }
     case 'postgres': {
-      const adapter = await postgresAdapter(location.url, location.schema, logBackendError);
+      const { adapter, query, table } = await postgresAdapter(location.url, location.schema, logBackendError);
       keyv = new Keyv({ ...keyvOptions, store: adapter });
       keyv.on('error', logBackendError);
       release = () => adapter.disconnect();
+      cas = async (rawKey, raw, expected) => {
+        const params: unknown[] = [rawKey, raw, String(expected.generation)];
+        if (expected.holder !== undefined) params.push(expected.holder);
+        return (await query(sqlCas('postgres', table, expected.holder !== undefined), params)).length === 1;
+      };
       break;
     }
   }
 
-  return new KeyvGrantStore(keyv, location.backend, opTimeoutMs, release);
+  return new KeyvGrantStore(keyv, location.backend, opTimeoutMs, release, cas, rawKeyOf, opts.logger);
+}
+
+/** The options of a grant write: what the writer read (default: the generation before this one). */
+export interface PutGrantOptions {
+  expect?: GrantExpectation;
 }
 
 class KeyvGrantStore implements KeywardStore {
@@ -137,18 +191,46 @@ class KeyvGrantStore implements KeywardStore {
     readonly backend: StoreBackend,
     private readonly opTimeoutMs: number,
     private readonly release: () => Promise<void>,
+    private readonly cas: RawCas,
+    private readonly rawKeyOf: (key: string) => string,
+    private readonly logger?: Logger,
   ) {}
 
+  /** Throws UnreadableGrantError for a record that fails the check: that grant is quarantined. */
   async getGrant(user: string, provider: string, tenant?: string): Promise<Grant | undefined> {
     const key = grantKey(user, provider, tenant);
     const value = await this.#run('read', () => this.keyv.get(key));
-    return value === undefined || value === null ? undefined : (value as Grant);
+    if (value === undefined || value === null) return undefined;
+    try {
+      return parseGrant(key, value === UNPARSEABLE ? undefined : value, keyOfGrant);
+    } catch (err) {
+      this.#quarantined(err as UnreadableGrantError);
+      throw err;
+    }
   }
 
-  async putGrant(grant: Grant): Promise<void> {
-    checkGrant(grant);
+  /**
+   * Writes `grant` only if the stored one is still what the writer read (`opts.expect`, by default
+   * the generation before it): a holder whose lease lapsed cannot overwrite a newer grant. The
+   * record is read back afterwards, so a write that reported success but did not land is an error.
+   */
+  async putGrant(grant: Grant, opts: PutGrantOptions = {}): Promise<void> {
+    checkGrantForWrite(grant);
     const key = grantKey(grant.user, grant.provider, grant.tenant);
-    await this.#run('write', () => this.keyv.set(key, grant));
+    const expected = expectationOf(grant, opts.expect);
+    if (grant.generation < expected.generation) throw new TypeError('grant.generation: never lower than the one read');
+    const raw = JSON.stringify({ value: grant });
+    const written = await this.#run('write', () => this.cas(this.rawKeyOf(key), raw, expected));
+    const stored = await this.#run('read', () => this.keyv.get(key));
+    const mine = JSON.stringify(JSON.parse(raw).value);
+    if (stored !== undefined && stored !== null && JSON.stringify(stored) === mine) return;
+    // Refused, and not because an earlier attempt of this very write already landed.
+    if (!written) throw new GrantConflictError(key, expected);
+    throw storeUnavailable(
+      this.backend,
+      'grant store',
+      new Error(`read-back after writing ${key} (generation ${grant.generation}) found another record`),
+    );
   }
 
   async listGrants(filter: { user?: string; provider?: string } = {}): Promise<Grant[]> {
@@ -159,7 +241,14 @@ class KeyvGrantStore implements KeywardStore {
     await this.#run('list', async () => {
       for await (const [key, value] of this.#iterate()) {
         if (!key.startsWith(GRANT_PREFIX) || !value) continue;
-        const grant = value as Grant;
+        let grant: Grant;
+        try {
+          grant = parseListed(key, value);
+        } catch (err) {
+          // One bad record must not fail every user's listing (or a key rotation): named and skipped.
+          this.#quarantined(err as UnreadableGrantError);
+          continue;
+        }
         if (filter.user !== undefined && grant.user !== filter.user) continue;
         if (filter.provider !== undefined && grant.provider !== filter.provider) continue;
         grants.set(key, grant);
@@ -210,6 +299,13 @@ class KeyvGrantStore implements KeywardStore {
     await this.release().catch(() => undefined);
   }
 
+  #quarantined(err: UnreadableGrantError): void {
+    this.logger?.error(
+      { key: err.key, problem: err.problem, backend: this.backend, status: 'quarantined' },
+      'grant record unreadable; quarantined until the user grants access again',
+    );
+  }
+
   #iterate(): AsyncGenerator<[string, unknown]> {
     const iterator = this.keyv.iterator;
     if (!iterator) throw new Error(`the ${this.backend} adapter cannot list keys`);
@@ -232,21 +328,14 @@ function checkRecordKey(key: string): void {
   if (key.startsWith(GRANT_PREFIX)) throw new TypeError(`record key: '${GRANT_PREFIX}' is reserved for grants`);
 }
 
-function checkGrant(grant: Grant): void {
-  for (const field of ['id', 'user', 'provider', 'client'] as const) {
-    if (typeof grant?.[field] !== 'string' || grant[field].length === 0)
-      throw new TypeError(`grant.${field}: required`);
-  }
-  if (!Number.isInteger(grant.generation) || grant.generation < 0) {
-    throw new TypeError('grant.generation: a non-negative integer');
-  }
-  // Promise 1 at rest: a plaintext token never reaches the backend, whatever the caller did.
-  for (const field of ['refreshTokenEnc', 'accessTokenEnc'] as const) {
-    if (grant[field] !== undefined && !isSealedSecret(grant[field])) {
-      throw new TypeError(`grant.${field}: must be sealed with the grant cipher, never plaintext`);
-    }
-  }
+/** A listed record: keyv's iterator yields the key without its namespace and the parsed value. */
+function parseListed(key: string, value: unknown): Grant {
+  const doc: unknown = value;
+  if (doc === UNPARSEABLE) throw new UnreadableGrantError(key, 'not JSON');
+  return parseGrant(key, doc, keyOfGrant);
 }
+
+const keyOfGrant = (g: Grant) => grantKey(g.user, g.provider, g.tenant);
 
 /**
  * @keyv/postgres over our own pool: its built-in pool is a process-wide singleton with no error
@@ -311,5 +400,5 @@ async function postgresAdapter(url: string, schema: string, onError: (err: Error
     keySize: 1024,
   });
   adapter.on('error', onError);
-  return adapter;
+  return { adapter, query, table };
 }

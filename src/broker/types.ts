@@ -28,6 +28,18 @@ export interface Grant {
   reason?: string;
   updatedAt: number;
   lastUsedAt?: number;
+  /**
+   * Written (compare-and-set) just before the refresh token is presented, cleared by the write of
+   * its result. Found by the next holder, it says the token may be burned: that holder asks for
+   * reauth instead of presenting it again.
+   */
+  refreshing?: RefreshMarker;
+}
+
+export interface RefreshMarker {
+  /** One refresh attempt (a random id; never a token). */
+  holder: string;
+  startedAt: number;
 }
 
 // The config declares the strategies; the broker carries them out.
@@ -95,8 +107,12 @@ export interface CredentialBroker {
 /** Where grants and other gateway records live (keyv over sqlite, Redis, Postgres or memory). */
 export interface GrantStore {
   getGrant(user: string, provider: string, tenant?: string): Promise<Grant | undefined>;
-  /** Writes the grant as given. Callers that refresh hold the grant's lock first. */
-  putGrant(grant: Grant): Promise<void>;
+  /**
+   * Writes the grant if the stored one is still what the writer read (`expect`, by default the
+   * generation before `grant.generation`); otherwise throws GrantConflictError. Callers that
+   * refresh hold the grant's lock first; the compare-and-set fences one whose lock was lost.
+   */
+  putGrant(grant: Grant, opts?: { expect?: { generation: number; holder?: string | null } }): Promise<void>;
   listGrants(filter?: { user?: string; provider?: string }): Promise<Grant[]>;
   /** Other gateway records (signing key, onboarding state, cached credentials): JSON values. */
   getRecord<T>(key: string): Promise<T | undefined>;
@@ -118,12 +134,23 @@ export interface GrantCipher {
   decrypt(jwe: string, binding: SecretBinding): Promise<string>;
 }
 
+/** What a holder can ask of the lock it holds. */
+export interface LockHold {
+  /**
+   * Resolves only if the lock is still this holder's right now (lease renewed, lock session alive);
+   * otherwise throws StoreUnavailableError. Called right before a refresh token is presented.
+   */
+  confirm(): Promise<void>;
+  /** Keeps holding (and renewing) after `fn` returns, until `work` settles: a write still retried. */
+  keepUntil(work: Promise<unknown>): void;
+}
+
 /** A mutual-exclusion lock that holds across processes and instances sharing the store. */
 export interface RefreshLock {
   /**
    * Runs `fn` while holding `key`. Waits up to `waitMs` for it (then throws
    * StoreUnavailableError), and keeps the lock alive while `fn` runs long.
    */
-  withLock<T>(key: string, fn: () => Promise<T>, opts?: { waitMs?: number; ttlMs?: number }): Promise<T>;
+  withLock<T>(key: string, fn: (hold: LockHold) => Promise<T>, opts?: { waitMs?: number; ttlMs?: number }): Promise<T>;
   close(): Promise<void>;
 }

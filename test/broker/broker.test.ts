@@ -36,7 +36,10 @@ async function harness(
 async function seed(h: Harness, user = 'demo') {
   const tokens = await t.grant({ user });
   const grant = await h.grants.saveGrantFromTokens({ user, provider: 'notes', client: 'test-agent', tokens });
-  await h.store.putGrant({ ...grant, accessTokenExpiresAt: Date.now() - 1000 });
+  await h.store.putGrant(
+    { ...grant, accessTokenExpiresAt: Date.now() - 1000 },
+    { expect: { generation: grant.generation } },
+  );
   t.as.resetStats();
   return grant;
 }
@@ -216,7 +219,7 @@ describe('grant checks', () => {
       details: { missingScopes: ['notes:delete'] },
     });
     const g = (await h.store.getGrant('demo', 'notes'))!;
-    await h.store.putGrant({ ...g, consentExpiresAt: now - 1 });
+    await h.store.putGrant({ ...g, consentExpiresAt: now - 1 }, { expect: { generation: g.generation } });
     expect(await errorOf(h.broker.credentialFor(h.request(['notes:read'])))).toMatchObject({
       code: 'reauth_required',
       details: { reason: 'consent_expired' },

@@ -69,11 +69,16 @@ describe('a stale invalid_grant', () => {
       if (rt === RT1) {
         // Another instance (without our lock) rotated RT1 -> RT2 just before the AS answered us.
         const g = (await h.store.getGrant('demo', 'notes'))!;
-        await h.store.putGrant({
-          ...g,
-          refreshTokenEnc: await h.cipher.encrypt(RT2, { user: 'demo', provider: 'notes' }),
-          generation: g.generation + 1,
-        });
+        // That instance read the grant before our claim was written.
+        const { refreshing: _claim, ...read } = g;
+        await h.store.putGrant(
+          {
+            ...read,
+            refreshTokenEnc: await h.cipher.encrypt(RT2, { user: 'demo', provider: 'notes' }),
+            generation: g.generation + 1,
+          },
+          { expect: { generation: g.generation } },
+        );
         return json(res, 400, { error: 'invalid_grant' });
       }
       if (rt === RT2) return json(res, 200, { access_token: AT, refresh_token: RT3, expires_in: 300, scope: 'a' });
@@ -164,23 +169,41 @@ describe('provider failures never touch the grant', () => {
     await expectUntouched(h, before);
   });
 
-  test('a timeout and a malformed body are provider_unavailable', async () => {
-    let mode: 'hang' | 'html' = 'hang';
-    const { h } = await setup(
-      (_req, res) => {
-        if (mode === 'hang') return new Promise(() => {});
-        res.writeHead(200, { 'content-type': 'text/html' });
-        res.end('<html>maintenance</html>');
-      },
-      {},
-      { providerTimeoutMs: 150 },
-    );
-    const before = await h.store.getGrant('demo', 'notes');
-    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
-    mode = 'html';
-    expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
-    await expectUntouched(h, before);
-  });
+  // Promise 6: a request that may have been processed is never sent again, by this call or a later one.
+  for (const mode of ['hang', 'html'] as const) {
+    test(`${mode === 'hang' ? 'a timeout' : 'a malformed 200 body'} is provider_unavailable once, then reauth: the token is never presented again`, async () => {
+      const { s, h } = await setup(
+        (_req, res) => {
+          if (mode === 'hang') return new Promise(() => {});
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end('<html>maintenance</html>');
+        },
+        {},
+        { providerTimeoutMs: 150 },
+      );
+      const before = (await h.store.getGrant('demo', 'notes'))!;
+      expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({ code: 'provider_unavailable' });
+      // Claimed before it was sent, and the claim stays: the server may have rotated the token.
+      expect(await h.store.getGrant('demo', 'notes')).toMatchObject({
+        generation: before.generation,
+        refreshTokenEnc: before.refreshTokenEnc,
+        refreshing: { holder: expect.any(String) },
+      });
+      expect(await errorOf(h.broker.credentialFor(h.request(['a'])))).toMatchObject({
+        code: 'reauth_required',
+        details: { reason: 'refresh_interrupted', provider: 'notes' },
+      });
+      expect(refreshes(s)).toHaveLength(1);
+      expect(await h.store.getGrant('demo', 'notes')).toMatchObject({
+        status: 'needs_reauth',
+        reason: 'refresh_interrupted',
+        generation: before.generation + 1,
+      });
+      expect(await h.counter('refreshTokensLost')).toBe(1);
+      expect(h.lines.join('')).toContain('a refresh token was lost');
+      noSecretsIn(h);
+    });
+  }
 
   test('recovers on the next call once the provider is back', async () => {
     let up = false;

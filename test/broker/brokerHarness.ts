@@ -76,7 +76,7 @@ export async function createHarness(opts: HarnessOptions) {
     request(scopes: string[], over: Partial<CredentialRequest> = {}): CredentialRequest {
       return { callId: `call-${++n}`, user: 'demo', client: 'test-agent', tool: tool(providerName, scopes), ...over };
     },
-    async counter(name: 'refreshes' | 'coalescedWaits' | 'credentials' | 'reauthErrors') {
+    async counter(name: 'refreshes' | 'coalescedWaits' | 'credentials' | 'reauthErrors' | 'refreshTokensLost') {
       const m = await metrics[name].get();
       return m.values.reduce((a, v) => a + v.value, 0);
     },

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createMemoryLock,
@@ -377,6 +378,120 @@ describe.skipIf(!postgres)('postgres lock outage', () => {
       await expectStoreDown(lock.withLock('k', async () => 1, { waitMs: 1000 }));
     } finally {
       await lock.close();
+    }
+  });
+});
+
+describe.skipIf(!postgres)('a postgres lock session that dies', () => {
+  it('is a lost lock, never a crash: the holder is told before it uses a token, and others take the lock', async () => {
+    const url = postgres?.url as string;
+    const a = await createRefreshLock(url, { namespace: `pgd${++ns}` });
+    const b = await createRefreshLock(url, { namespace: `pgd${ns}` });
+    const admin = new pg.Client({ connectionString: postgres?.baseUrl });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    try {
+      const outcome = await a.withLock('k', async (hold) => {
+        await hold.confirm();
+        // The holder's own session, found by the advisory lock it holds, is ended from outside.
+        const { rows } = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+        );
+        expect(rows.length).toBeGreaterThan(0);
+        for (const { pid } of rows) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        await sleep(100);
+        // Before the fix this 'error' had no listener on a checked-out client: the process ended.
+        return hold.confirm().then(
+          () => 'still held',
+          (err: Error) => err,
+        );
+      });
+      expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      expect((outcome as StoreUnavailableError).details.internal).toMatch(/lost/);
+      expect(await b.withLock('k', async () => 'taken', { waitMs: 2000 })).toBe('taken');
+      expect(await a.withLock('k', async () => 'again', { waitMs: 2000 })).toBe('again');
+    } finally {
+      await admin.end();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe.skipIf(!redis)('a redis lock whose server goes away while held', () => {
+  it('cannot be confirmed, does not crash, and works again once the server is back', async () => {
+    const lock = await createRefreshLock(redis?.url as string, { namespace: `rk${++ns}` });
+    try {
+      const outcome = await lock.withLock('k', async (hold) => {
+        await hold.confirm();
+        await redis?.stop();
+        return hold.confirm().then(
+          () => 'still held',
+          (err: Error) => err,
+        );
+      });
+      expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      await redis?.start();
+      await expect
+        .poll(() => lock.withLock('k', async () => 3, { waitMs: 500 }).catch(() => 'down'), { timeout: 10_000 })
+        .toBe(3);
+    } finally {
+      await lock.close();
+    }
+  });
+});
+
+describe('the lock wait limit is the one limit', () => {
+  it('a second caller in the same process gives up after its own waitMs, not after the holder', async () => {
+    const lock = await createRefreshLock(`sqlite:${dir}/wait-${++ns}.db`);
+    try {
+      let release!: () => void;
+      const held = lock.withLock('k', () => new Promise<void>((r) => (release = r)), { waitMs: 1000 });
+      await sleep(50);
+      const started = performance.now();
+      await expect(lock.withLock('k', async () => 1, { waitMs: 200 })).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - started).toBeLessThan(1500);
+      release();
+      await held;
+    } finally {
+      await lock.close();
+    }
+  });
+});
+
+describe('lease times come from the injected clock', () => {
+  it('a sqlite lease lapses when the clock says so, without sleeping, and its old holder can no longer confirm', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const url = `sqlite:${dir}/clock-${++ns}.db`;
+    const a = await createRefreshLock(url, { clock });
+    const b = await createRefreshLock(url, { clock });
+    try {
+      const seen = await a.withLock(
+        'k',
+        async (hold) => {
+          await expect(b.withLock('k', async () => 'early', { waitMs: 0 })).rejects.toBeInstanceOf(
+            StoreUnavailableError,
+          );
+          // A frozen holder: a minute passes without a renewal, and another process takes the lapsed lease.
+          now += 120_000;
+          return b.withLock(
+            'k',
+            () =>
+              hold.confirm().then(
+                () => 'still held',
+                (err: Error) => err,
+              ),
+            { waitMs: 0 },
+          );
+        },
+        { ttlMs: 60_000 },
+      );
+      expect(seen).toBeInstanceOf(StoreUnavailableError);
+      expect((seen as StoreUnavailableError).details.internal).toMatch(/lost/);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

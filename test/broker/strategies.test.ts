@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { createCredentialCache } from '../../src/broker/credentialCache.js';
 import { createGrantCipher, encryptionKeyFrom, generateEncryptionKey } from '../../src/broker/crypto.js';
 import { parseDuration } from '../../src/broker/grants.js';
-import { createKeyedQueue, createSingleFlight } from '../../src/broker/singleFlight.js';
+import { createSingleFlight } from '../../src/broker/singleFlight.js';
 import { createGrantStore, grantKey } from '../../src/broker/store.js';
 import { DEFAULT_RETRY, retryTransient } from '../../src/broker/strategies/retry.js';
 import { CallCredential, type Grant } from '../../src/broker/types.js';
@@ -44,19 +44,6 @@ describe('single-flight', () => {
     await expect(a).rejects.toThrow('boom');
     await expect(b).rejects.toThrow('boom');
     await expect(sf.run('k', async () => 'ok')).resolves.toBe('ok');
-  });
-
-  test('the keyed queue runs one key strictly in order, other keys alongside', async () => {
-    const q = createKeyedQueue();
-    const log: string[] = [];
-    const step = (name: string, ms: number) => async () => {
-      log.push(`${name}+`);
-      await new Promise((r) => setTimeout(r, ms));
-      log.push(`${name}-`);
-    };
-    await Promise.all([q.run('g', step('a', 20)), q.run('g', step('b', 1)), q.run('h', step('c', 1))]);
-    expect(log.indexOf('a-')).toBeLessThan(log.indexOf('b+'));
-    expect(log.indexOf('c+')).toBeLessThan(log.indexOf('a-'));
   });
 });
 

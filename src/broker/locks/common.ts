@@ -1,4 +1,5 @@
 // What every refresh lock shares: options, the busy error, wait metrics, and the backend seam.
+import type { Clock } from '../../clock.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -27,12 +28,22 @@ export interface RefreshLockOptions {
   defaultWaitMs?: number;
   /** Used when a call passes no `ttlMs`. Default 15 000. */
   defaultTtlMs?: number;
+  /** Lease times are read from it, so tests advance time instead of sleeping. Default the system clock. */
+  clock?: Clock;
 }
 
 export function lockBusy(key: string, waitedMs: number): StoreUnavailableError {
   return new StoreUnavailableError('refresh lock busy', {
     retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
     internal: `lock ${key} not acquired after ${Math.round(waitedMs)} ms`,
+  });
+}
+
+/** The holder no longer holds the lock: it must stop before it presents a refresh token. */
+export function lockLost(key: string, why: string): StoreUnavailableError {
+  return new StoreUnavailableError('refresh lock lost', {
+    retryAfterSeconds: 1,
+    internal: `lock ${key} lost: ${why}`,
   });
 }
 

@@ -1,5 +1,5 @@
-// The in-process refresh lock: a FIFO queue per key, for the memory: store and in front of every other lock.
-import type { RefreshLock } from '../types.js';
+// The in-process refresh lock: a FIFO queue per key, for the memory: store (one process, nothing shared).
+import type { LockHold, RefreshLock } from '../types.js';
 import { lockBusy, type RefreshLockOptions, reportWait, resolveTimes } from './common.js';
 
 /**
@@ -10,7 +10,7 @@ export function createMemoryLock(opts: RefreshLockOptions = {}): RefreshLock {
   const tails = new Map<string, Promise<void>>();
 
   return {
-    async withLock<T>(key: string, fn: () => Promise<T>, call?: { waitMs?: number; ttlMs?: number }): Promise<T> {
+    async withLock<T>(key: string, fn: (hold: LockHold) => Promise<T>, call?: { waitMs?: number; ttlMs?: number }) {
       const { waitMs } = resolveTimes(opts, call);
       const started = performance.now();
       const ahead = tails.get(key) ?? Promise.resolve();
@@ -40,10 +40,17 @@ export function createMemoryLock(opts: RefreshLockOptions = {}): RefreshLock {
         releaseMine();
         throw lockBusy(key, waitedMs);
       }
+      const kept: Promise<unknown>[] = [];
+      // Nothing else can take a lock that lives in this process: it is held until released.
+      const hold: LockHold = {
+        confirm: async () => undefined,
+        keepUntil: (work) => void kept.push(work.catch(() => undefined)),
+      };
       try {
-        return await fn();
+        return await fn(hold);
       } finally {
-        releaseMine();
+        if (kept.length > 0) void Promise.all(kept).then(releaseMine);
+        else releaseMine();
       }
     },
     async close() {},

@@ -1,5 +1,6 @@
 // The refresh lock for processes on one machine sharing the embedded sqlite store: a lease row in a sibling file.
 import { chmod } from 'node:fs/promises';
+import { systemClock } from '../../clock.js';
 import type { RefreshLock } from '../types.js';
 import type { RefreshLockOptions } from './common.js';
 import { createDistributedLock } from './distributed.js';
@@ -40,6 +41,7 @@ export async function createSqliteLock(storePath: string, opts: RefreshLockOptio
   const renew = db.prepare('UPDATE keyward_locks SET expires_at = @expiresAt WHERE key = @key AND owner = @owner');
   const release = db.prepare('DELETE FROM keyward_locks WHERE key = @key AND owner = @owner');
 
+  const clock = opts.clock ?? systemClock;
   const busy = (err: unknown) => {
     const code = (err as { code?: string }).code ?? '';
     return code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED';
@@ -49,7 +51,7 @@ export async function createSqliteLock(storePath: string, opts: RefreshLockOptio
     {
       name: 'sqlite',
       async tryAcquire(key, owner, ttlMs) {
-        const now = Date.now();
+        const now = clock.now();
         try {
           return acquire.run({ key, owner, expiresAt: now + ttlMs, now }).changes === 1;
         } catch (err) {
@@ -58,12 +60,14 @@ export async function createSqliteLock(storePath: string, opts: RefreshLockOptio
         }
       },
       async renew(key, owner, ttlMs) {
-        try {
-          return renew.run({ key, owner, expiresAt: Date.now() + ttlMs }).changes === 1;
-        } catch (err) {
-          // Busy this time; the next beat retries well before the lease runs out.
-          if (busy(err)) return true;
-          throw err;
+        // A busy answer proves nothing either way, and confirm() must not take it for "held".
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return renew.run({ key, owner, expiresAt: clock.now() + ttlMs }).changes === 1;
+          } catch (err) {
+            if (!busy(err) || attempt >= 20) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+          }
         }
       },
       async release(key, owner) {

@@ -6,7 +6,7 @@ import type { Metrics } from '../../metrics.js';
 import type { ProviderRegistry, ProviderRuntime } from '../../providers/types.js';
 import type { CachedCredential, CacheSource, CredentialCache } from '../credentialCache.js';
 import type { SigningKeys } from '../signingKey.js';
-import type { KeyedQueue, SingleFlight } from '../singleFlight.js';
+import type { SingleFlight } from '../singleFlight.js';
 import {
   CallCredential,
   type CredentialRequest,
@@ -30,7 +30,14 @@ export interface BrokerContext {
   metrics: Metrics;
   cache: CredentialCache;
   flights: SingleFlight;
-  queue: KeyedQueue;
+  /** Rotated grants this process could not store yet, by grant key: served from here meanwhile. */
+  pendingWrites: Map<string, Grant>;
+  /** Refresh markers this process wrote whose request never left: safe for it to claim again. */
+  unsentMarkers: Set<string>;
+  /** `closed` once the broker is closed: a pending write then gives up (and counts the loss). */
+  state: { closed: boolean };
+  /** Tests only: called at each fault point of the refresh path (a child process kills itself there). */
+  fault?: (point: FaultPoint) => void | Promise<void>;
   /** false only in tests that prove the coalescing tests can fail. */
   coalesce: boolean;
   /** A credential is not handed out this close to its expiry. */
@@ -42,6 +49,9 @@ export interface BrokerContext {
   defaultLifetimeMs: number;
   mintTtlSeconds: number;
 }
+
+/** Where the fault suite can stop a refresh: before it, after the server answered, after the write. */
+export type FaultPoint = 'before_request' | 'after_answer' | 'after_write';
 
 /** Where a credential came from, for the credentials metric. */
 export type CredentialSource = CacheSource | 'refresh' | 'exchange' | 'mint' | 'grant';

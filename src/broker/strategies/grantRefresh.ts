@@ -1,75 +1,89 @@
-// One refresh of a grant at a time, everywhere: the grant lock, the re-read, rotation stored first, dead tokens judged.
+// One refresh of a grant at a time, everywhere: the grant lock, a claim before the token is presented, fenced writes.
 import { ReauthRequiredError } from '../../errors.js';
 import { assertGrantServes } from '../../policy/grantCoverage.js';
 import { TokenEndpointError } from '../../providers/errors.js';
 import type { NarrowingPlan, ProviderRuntime, TokenSet } from '../../providers/types.js';
 import { bindingOf } from '../credentialCache.js';
-import { fromStoreFailure, fromTokenEndpoint } from '../errorBoundary.js';
-import { grantKey } from '../store.js';
-import type { Grant } from '../types.js';
+import { fromTokenEndpoint } from '../errorBoundary.js';
+import { GrantConflictError, grantKey, UnreadableGrantError } from '../store.js';
+import type { Grant, LockHold } from '../types.js';
 import type { BrokerContext } from './context.js';
+import {
+  asStoreError,
+  claim,
+  expectationAt,
+  mayHaveBeenProcessed,
+  refreshInterrupted,
+  releaseClaim,
+  storeRotated,
+  withoutMarker,
+} from './refreshClaim.js';
 import { retryTransient } from './retry.js';
 
+export { asStoreError, mayHaveBeenProcessed } from './refreshClaim.js';
+
 /**
- * Runs `fn` holding the grant: first this process's queue (so one process asks the shared lock
- * once per grant at a time), then the lock shared by every process and instance on the store.
+ * Runs `fn` holding the grant's lock, shared by every process and instance on the store. Its wait
+ * limit is the one limit: in-process callers are already one promise per grant (single-flight).
  */
-export function withGrantLock<T>(ctx: BrokerContext, grant: Grant, fn: () => Promise<T>): Promise<T> {
-  if (!ctx.coalesce) return fn();
+export function withGrantLock<T>(
+  ctx: BrokerContext,
+  grant: Grant,
+  fn: (hold: LockHold | undefined) => Promise<T>,
+): Promise<T> {
+  if (!ctx.coalesce) return fn(undefined);
   const key = grantKey(grant.user, grant.provider, grant.tenant);
-  return ctx.queue.run(key, () => ctx.lock.withLock(key, fn, { waitMs: ctx.lockWaitMs, ttlMs: ctx.lockTtlMs }));
+  return ctx.lock.withLock(key, fn, { waitMs: ctx.lockWaitMs, ttlMs: ctx.lockTtlMs });
 }
 
 /** Reads the grant again (inside the lock): another process may have refreshed, revoked or re-consented. */
 export async function rereadGrant(ctx: BrokerContext, grant: Grant, scopes: string[]): Promise<Grant> {
-  const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant);
+  const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant, scopes);
   return assertGrantServes(latest, grant.provider, scopes, ctx.clock.now());
 }
 
-export async function readGrant(ctx: BrokerContext, user: string, provider: string, tenant?: string) {
+/**
+ * The stored grant, or the newer one this process refreshed and still retries to store: a rotated
+ * token kept in memory serves this process while the store is away.
+ */
+export async function readGrant(
+  ctx: BrokerContext,
+  user: string,
+  provider: string,
+  tenant?: string,
+  scopes?: string[],
+) {
+  const pending = ctx.pendingWrites.get(grantKey(user, provider, tenant));
+  let stored: Grant | undefined;
   try {
-    return await ctx.store.getGrant(user, provider, tenant);
+    stored = await ctx.store.getGrant(user, provider, tenant);
   } catch (err) {
-    throw fromStoreFailure(err, { message: 'The grant store could not be read.' });
+    if (pending && !(err instanceof UnreadableGrantError)) return pending;
+    throw asStoreError(err, 'The grant store could not be read.', { provider, scopes });
   }
-}
-
-/** Writes the rotated grant; a lost rotated refresh token loses the grant, so a failed write is retried. */
-async function putGrantDurably(ctx: BrokerContext, grant: Grant): Promise<void> {
-  let last: unknown;
-  for (let i = 0; i < 3; i++) {
-    try {
-      await ctx.store.putGrant(grant);
-      return;
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 50 * (i + 1)));
-    }
-  }
-  ctx.logger.error(
-    { grantId: grant.id, provider: grant.provider, generation: grant.generation, err: (last as Error)?.message },
-    'a refreshed grant could not be stored; its refresh token may be lost',
-  );
-  throw fromStoreFailure(last, { message: 'The refreshed grant could not be stored.' });
+  if (pending && (!stored || stored.generation < pending.generation)) return pending;
+  return stored;
 }
 
 export interface RefreshOutcome {
   tokens: TokenSet;
-  /** The grant as stored after the refresh (generation + 1, rotated refresh token). */
+  /** The grant after the refresh (generation + 1, rotated refresh token), stored or still being stored. */
   grant: Grant;
 }
 
 /**
- * Refreshes `current` (read under the grant lock) once. The rotated refresh token is stored before
- * this returns, so no waiter is released before it is safe. A dead refresh token marks the grant
- * needs_reauth only if it is still the grant's current one; a newer one is used instead.
+ * Refreshes `current` (read under the grant lock) once, and presents its refresh token at most
+ * once anywhere: the grant is first claimed with a marker (compare-and-set), so a holder whose
+ * lock was lost cannot claim it too, and a holder that finds another's marker knows the token may
+ * be burned and asks for reauth instead. The rotated token is stored, fenced by the claim, before
+ * waiters are released; a store that is away is retried for as long as the process lives.
  */
 export async function refreshUnderLock(
   ctx: BrokerContext,
   runtime: ProviderRuntime,
   current: Grant,
   plan: NarrowingPlan | undefined,
-  opts: { keepAccessToken: boolean; scopes: string[]; signal?: AbortSignal },
+  opts: { keepAccessToken: boolean; scopes: string[]; signal?: AbortSignal; hold?: LockHold },
 ): Promise<RefreshOutcome> {
   let grant = current;
   let followedNewer = false;
@@ -86,40 +100,54 @@ export async function refreshUnderLock(
         },
       );
     }
+    if (ctx.coalesce && grant.refreshing && !ctx.unsentMarkers.has(grant.refreshing.holder)) {
+      throw await refreshInterrupted(ctx, grant, opts.scopes);
+    }
     // A wrong encryption key surfaces here as store_unavailable: never as a reauth.
     const refreshToken = await ctx.cipher.decrypt(grant.refreshTokenEnc, binding);
+    await ctx.fault?.('before_request');
+    const marked = ctx.coalesce ? await claim(ctx, grant, opts.hold) : grant;
     const started = performance.now();
     let tokens: TokenSet;
     try {
-      tokens = await retryTransient(() => runtime.refresh(refreshToken, plan, { signal: opts.signal }), ctx.retry, {
-        signal: opts.signal,
-      });
+      // Not the caller's signal: once presented, the answer is needed whoever stopped waiting. Only a
+      // request that never left is retried (retryTransient), so the token goes out once.
+      tokens = await retryTransient(() => runtime.refresh(refreshToken, plan, {}), ctx.retry, { clock: ctx.clock });
     } catch (err) {
-      if (!(err instanceof TokenEndpointError)) throw err;
-      ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: err.kind });
-      ctx.logger.warn(
-        {
-          grantId: grant.id,
-          provider: grant.provider,
-          generation: grant.generation,
-          kind: err.kind,
-          error: err.oauthError,
-          status: err.status,
-        },
-        'refresh failed',
-      );
+      const maybe = mayHaveBeenProcessed(err);
       const failure = {
         provider: grant.provider,
         scopes: opts.scopes,
         defaultRetryAfterSeconds: ctx.retry.defaultRetryAfterSeconds,
       };
-      if (err.kind !== 'dead') throw fromTokenEndpoint(err, failure);
-      const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant);
+      if (err instanceof TokenEndpointError) {
+        ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: err.kind });
+        ctx.logger.warn(
+          {
+            grantId: grant.id,
+            provider: grant.provider,
+            generation: grant.generation,
+            kind: err.kind,
+            error: err.oauthError,
+            status: err.status,
+            maybeProcessed: maybe,
+          },
+          maybe
+            ? 'refresh outcome unknown; the grant keeps its marker and will not present this token again'
+            : 'refresh failed',
+        );
+      }
+      if (!(err instanceof TokenEndpointError) || err.kind !== 'dead') {
+        if (!maybe && marked.refreshing) await releaseClaim(ctx, marked);
+        throw err instanceof TokenEndpointError ? fromTokenEndpoint(err, failure) : err;
+      }
+      const latest = await readGrant(ctx, grant.user, grant.provider, grant.tenant, opts.scopes);
       if (
         !followedNewer &&
         latest?.status === 'active' &&
         latest.refreshTokenEnc &&
-        latest.refreshTokenEnc !== grant.refreshTokenEnc
+        latest.refreshTokenEnc !== grant.refreshTokenEnc &&
+        !latest.refreshing
       ) {
         // A newer refresh already replaced the token we sent: this invalid_grant is stale.
         ctx.logger.info(
@@ -131,26 +159,40 @@ export async function refreshUnderLock(
         continue;
       }
       if (latest && latest.status === 'active' && latest.refreshTokenEnc === grant.refreshTokenEnc) {
-        await putGrantDurably(ctx, {
-          ...latest,
-          status: 'needs_reauth',
-          reason: 'invalid_grant',
-          generation: latest.generation + 1,
-          updatedAt: ctx.clock.now(),
-        });
+        await ctx.store
+          .putGrant(
+            {
+              ...withoutMarker(latest),
+              status: 'needs_reauth',
+              reason: 'invalid_grant',
+              generation: latest.generation + 1,
+              updatedAt: ctx.clock.now(),
+            },
+            { expect: expectationAt(latest) },
+          )
+          .catch((e: unknown) => {
+            if (!(e instanceof GrantConflictError)) throw asStoreError(e, 'The grant store could not be written.');
+          });
       }
       throw fromTokenEndpoint(err, failure);
     }
+    await ctx.fault?.('after_answer');
     ctx.metrics.refreshes.inc({ provider: grant.provider, outcome: 'ok' });
     const now = ctx.clock.now();
-    const next: Grant = { ...grant, generation: grant.generation + 1, updatedAt: now, lastUsedAt: now };
+    const next: Grant = {
+      ...withoutMarker(marked),
+      generation: marked.generation + 1,
+      updatedAt: now,
+      lastUsedAt: now,
+    };
     if (tokens.refreshToken) next.refreshTokenEnc = await ctx.cipher.encrypt(tokens.refreshToken, binding);
     if (opts.keepAccessToken) {
       next.accessTokenEnc = await ctx.cipher.encrypt(tokens.accessToken, binding);
       if (tokens.expiresIn !== undefined) next.accessTokenExpiresAt = now + tokens.expiresIn * 1000;
       else delete next.accessTokenExpiresAt;
     }
-    await putGrantDurably(ctx, next);
+    await storeRotated(ctx, next, expectationAt(marked), opts.hold);
+    await ctx.fault?.('after_write');
     ctx.logger.debug(
       {
         grantId: next.id,
@@ -202,7 +244,7 @@ export async function grantAccessToken(
   }
   const flightKey = `grant-token:${grant.id}${force ? `:after:${opts.rejectedGeneration}` : ''}`;
   const run = () =>
-    withGrantLock(ctx, grant, async (): Promise<GrantAccess> => {
+    withGrantLock(ctx, grant, async (hold): Promise<GrantAccess> => {
       const current = await rereadGrant(ctx, grant, scopes);
       const moved = force && current.generation > opts.rejectedGeneration!;
       if ((!force || moved) && usable(ctx, current, ctx.clock.now())) {
@@ -220,6 +262,7 @@ export async function grantAccessToken(
         keepAccessToken: true,
         scopes,
         signal: opts.signal,
+        hold,
       });
       return {
         token: out.tokens.accessToken,

@@ -64,7 +64,7 @@ export async function refreshCredential(
   const plan = planFor(ctx, runtime, scopes);
   const rejectedId = opts.rejected?.meta.id;
   return cachedOrProduced(ctx, runtime, 'refresh', req, grant, opts.rejected, (key) =>
-    withGrantLock(ctx, grant, async (): Promise<{ cred: CachedCredential; source: 'refresh' | 'store' }> => {
+    withGrantLock(ctx, grant, async (hold): Promise<{ cred: CachedCredential; source: 'refresh' | 'store' }> => {
       const current = await rereadGrant(ctx, grant, scopes);
       // The winner in another process (or an earlier queue turn here) may have left what we need.
       const again = await ctx.cache.get(key, current);
@@ -76,6 +76,7 @@ export async function refreshCredential(
         keepAccessToken: false,
         scopes,
         signal: req.signal,
+        hold,
       });
       const now = ctx.clock.now();
       const narrowed = runtime.narrowedBy(plan, out.tokens);
