@@ -1,5 +1,5 @@
 // The grant store: grants and other gateway records on keyv, over sqlite, Redis, Postgres or memory.
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Keyv from 'keyv';
 import type { Logger } from '../log.js';
@@ -24,6 +24,7 @@ import {
   sqlCas,
   UnreadableGrantError,
 } from './grantRecord.js';
+import { pathExists, restrictIfCreated } from './ownFile.js';
 import type { Grant, GrantStore } from './types.js';
 
 export type { StoreBackend } from './backends.js';
@@ -116,6 +117,7 @@ export async function createGrantStore(url: string, opts: GrantStoreOptions = {}
     }
     case 'sqlite': {
       if (location.path !== ':memory:') await mkdir(dirname(location.path), { recursive: true, mode: 0o700 });
+      const existedBefore = location.path === ':memory:' || (await pathExists(location.path));
       const { KeyvSqlite } = await import('@keyv/sqlite');
       const adapter = new KeyvSqlite({
         uri: `sqlite://${location.path}`,
@@ -131,7 +133,7 @@ export async function createGrantStore(url: string, opts: GrantStoreOptions = {}
           // WAL lets readers in other processes carry on while one writes. Best effort: a busy
           // file keeps its mode, and correctness does not depend on it.
           await adapter.query('PRAGMA journal_mode=WAL').catch(() => undefined);
-          await chmod(location.path, 0o600).catch(() => undefined);
+          await restrictIfCreated(location.path, existedBefore);
         }
         await adapter.query('SELECT 1');
       } catch (err) {

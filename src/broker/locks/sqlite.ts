@@ -1,6 +1,7 @@
 // The refresh lock for processes on one machine sharing the embedded sqlite store: a lease row in a sibling file.
-import { chmod } from 'node:fs/promises';
+
 import { systemClock } from '../../clock.js';
+import { pathExists, restrictIfCreated } from '../ownFile.js';
 import type { RefreshLock } from '../types.js';
 import type { RefreshLockOptions } from './common.js';
 import { createDistributedLock } from './distributed.js';
@@ -17,6 +18,7 @@ export function lockFileFor(storePath: string): string {
 export async function createSqliteLock(storePath: string, opts: RefreshLockOptions = {}): Promise<RefreshLock> {
   const { default: Database } = await import('better-sqlite3');
   const file = lockFileFor(storePath);
+  const existedBefore = await pathExists(file);
   const db = new Database(file);
   // better-sqlite3 blocks the event loop while SQLite waits on a busy file, so the wait is kept
   // short and a busy answer just means "poll again".
@@ -29,7 +31,7 @@ export async function createSqliteLock(storePath: string, opts: RefreshLockOptio
   db.exec(
     'CREATE TABLE IF NOT EXISTS keyward_locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)',
   );
-  await chmod(file, 0o600).catch(() => undefined);
+  await restrictIfCreated(file, existedBefore);
 
   // One statement each, so each is its own short transaction: take the row if it is absent or its
   // lease has lapsed (a crashed holder), extend it only while we own it, delete it only if ours.
