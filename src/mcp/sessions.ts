@@ -23,6 +23,11 @@ export interface SessionOptions {
   idleMs?: number;
   /** More live sessions than this and new ones are refused with 503. Default 1000. */
   maxSessions?: number;
+  /**
+   * One user's share: a user opening more than this closes their own least recently used session, so no
+   * user can fill the table and lock everyone else out. Default 16.
+   */
+  maxSessionsPerUser?: number;
 }
 
 export interface SessionEndpoint {
@@ -36,14 +41,23 @@ export function createSessionEndpoint(opts: SessionOptions): SessionEndpoint {
   const sessions = new Map<string, Session>();
   const idleMs = opts.idleMs ?? 30 * 60_000;
   const maxSessions = opts.maxSessions ?? 1000;
+  const maxPerUser = opts.maxSessionsPerUser ?? 16;
+
+  function closeSession(id: string, s: Session): void {
+    sessions.delete(id);
+    void s.transport.close();
+    void s.mcp.close();
+  }
+
+  /** Closes `owner`'s least recently used sessions until one more fits in their share. */
+  function makeRoomFor(owner: string): void {
+    const own = [...sessions].filter(([, s]) => s.owner === owner).sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
+    for (const [id, s] of own.slice(0, Math.max(0, own.length - maxPerUser + 1))) closeSession(id, s);
+  }
 
   function sweep(now: number): void {
     for (const [id, s] of sessions) {
-      if (now - s.lastSeen > idleMs) {
-        sessions.delete(id);
-        void s.transport.close();
-        void s.mcp.close();
-      }
+      if (now - s.lastSeen > idleMs) closeSession(id, s);
     }
   }
 
@@ -69,6 +83,7 @@ export function createSessionEndpoint(opts: SessionOptions): SessionEndpoint {
         return;
       }
       sweep(now);
+      makeRoomFor(owner);
       if (sessions.size >= maxSessions) {
         res.setHeader('Retry-After', '60');
         rpcError(res, 503, -32000, 'Too many open sessions; retry later');

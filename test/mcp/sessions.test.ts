@@ -84,3 +84,75 @@ describe('session lifetime', () => {
     expect((await post(ping, sid)).status).toBe(404);
   });
 });
+
+describe('one user cannot take every session', () => {
+  let perUser: SessionEndpoint;
+  let perUserServer: Server;
+  let perUserUrl: string;
+
+  beforeAll(async () => {
+    perUser = createSessionEndpoint({
+      newServer: () => new McpServer({ name: 'sessions-test', version: '0.0.0' }),
+      clock: { now: () => now },
+      maxSessions: 4,
+      maxSessionsPerUser: 2,
+    });
+    const app = express();
+    app.all('/mcp', express.json(), (req, res) => {
+      void perUser.handle(req, res, JSON.stringify([null, req.header('x-test-user') ?? 'alice']));
+    });
+    perUserServer = createServer(app);
+    await new Promise<void>((resolve) => perUserServer.listen(0, '127.0.0.1', resolve));
+    perUserUrl = `http://127.0.0.1:${(perUserServer.address() as AddressInfo).port}/mcp`;
+  });
+  afterAll(async () => {
+    await perUser?.close();
+    perUserServer?.closeAllConnections();
+    await new Promise<void>((resolve) => (perUserServer ? perUserServer.close(() => resolve()) : resolve()));
+  });
+
+  const open = async (user: string) => {
+    now += 1;
+    const res = await fetch(perUserUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-test-user': user,
+      },
+      body: JSON.stringify(initialize),
+    });
+    await res.text();
+    return { status: res.status, sessionId: res.headers.get('mcp-session-id') };
+  };
+  const pingAs = async (user: string, sessionId: string | null) => {
+    const res = await fetch(perUserUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-test-user': user,
+        'mcp-session-id': String(sessionId),
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify(ping),
+    });
+    await res.text();
+    return res.status;
+  };
+
+  it('a user opening sessions beyond their share closes their own oldest, and others still get in', async () => {
+    const bob = await open('bob');
+    expect(bob.status).toBe(200);
+    const mallory = [];
+    for (let i = 0; i < 10; i++) mallory.push(await open('mallory'));
+    expect(mallory.every((m) => m.status === 200)).toBe(true);
+    // Mallory holds her share and no more: her oldest sessions are gone, her newest two live.
+    expect(perUser.size()).toBe(3);
+    expect(await pingAs('mallory', mallory[0]?.sessionId ?? null)).toBe(404);
+    expect(await pingAs('mallory', mallory[9]?.sessionId ?? null)).toBe(200);
+    // Bob's session was never touched, and a third user still gets one.
+    expect(await pingAs('bob', bob.sessionId)).toBe(200);
+    expect((await open('carol')).status).toBe(200);
+  });
+});
