@@ -105,6 +105,11 @@ export interface DemoAuthServerOptions {
   accessTokenTTL?: number;
   /** Seconds. Default 14 days. */
   refreshTokenTTL?: number;
+  /**
+   * Seconds between device-grant polls, advertised as `interval` (RFC 8628 s.3.2); without it clients wait
+   * the default 5 s. Tests set 1.
+   */
+  deviceInterval?: number;
   /** Seconds, upper bound of an exchanged token's lifetime (never beyond the subject token's). Default 300. */
   exchangeTokenTTL?: number;
   /** Dynamic client registration (RFC 7591), open without an initial access token. Default true. */
@@ -377,6 +382,9 @@ export async function startDemoAuthServer(opts: DemoAuthServerOptions = {}): Pro
     if (ctx.path === '/.well-known/oauth-authorization-server') ctx.path = '/.well-known/openid-configuration';
     if (ctx.method === 'POST' && ctx.path === '/reg' && ctx.is('application/json')) await dropResourceScopes(ctx);
     await next();
+    if (opts.deviceInterval && ctx.path === '/device/auth' && ctx.status === 200 && ctx.body) {
+      (ctx.body as Record<string, unknown>).interval = opts.deviceInterval;
+    }
     observe(ctx as KoaContextWithOIDC);
   });
 

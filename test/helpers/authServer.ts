@@ -69,6 +69,7 @@ export async function startTestAuthServer(opts: TestAuthServerOptions = {}): Pro
   }));
   const as = await startDemoAuthServer({
     accessTokenTTL: opts.accessTokenTTL ?? 60,
+    deviceInterval: 1,
     ...opts.as,
     // Every token and code it hands out is a canary for the end-of-file scan (test/setup/canaries.ts).
     onIssued: (value, kind) => {

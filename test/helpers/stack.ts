@@ -48,6 +48,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       { resource: `${gatewayUrl}/mcp`, scopes: ['mcp:tools'] },
     ],
     ...(opts.accessTokenTTL ? { accessTokenTTL: opts.accessTokenTTL } : {}),
+    // Device-grant tests poll every second instead of the default five.
+    deviceInterval: 1,
     onIssued: (value) => plant(value),
   });
   const api = await startDemoApi({
