@@ -313,6 +313,21 @@ export function createOnboardingRouter(deps: OnboardingDeps, opts: OnboardingRou
       next(err);
       return;
     }
+    // The body parser's refusals (too many fields, too large, malformed) are the client's: a 4xx, no error log.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      deps.logger.info({ status, type: (err as { type?: unknown }).type }, 'onboarding request refused');
+      sendPage(
+        res,
+        errorPage(
+          status,
+          'Request refused',
+          'The form sent to the gateway was not one it accepts.',
+          'Go back, reload the page and try again.',
+        ),
+      );
+      return;
+    }
     deps.logger.error({ err }, 'onboarding request failed');
     sendPage(
       res,

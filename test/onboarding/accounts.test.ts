@@ -108,6 +108,23 @@ describe('accounts page', () => {
     expect(await h.grantsSnapshot()).toBe(before);
   });
 
+  it('a form with too many fields, or too large, is refused as the client error it is (4xx), and changes nothing', async () => {
+    const before = await h.grantsSnapshot();
+    const page = await (await jar.fetch(`${h.url}/accounts`)).text();
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, 'x']));
+    const tooMany = await post(jar, '/accounts/disconnect', { provider: 'notes', csrf: csrfOf(page), ...many });
+    expect(tooMany.status).toBeGreaterThanOrEqual(400);
+    expect(tooMany.status).toBeLessThan(500);
+    expect(await tooMany.text()).toContain('Request refused');
+    const tooLarge = await post(jar, '/accounts/disconnect', {
+      provider: 'notes',
+      csrf: csrfOf(page),
+      pad: 'x'.repeat(8192),
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(await h.grantsSnapshot()).toBe(before);
+  });
+
   it('disconnect revokes at the AS revocation endpoint, marks the grant revoked, and the next call needs reauth', async () => {
     const revocations = h.stack.authServer.stats.revocations;
     const page = await (await jar.fetch(`${h.url}/accounts`)).text();
