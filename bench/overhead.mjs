@@ -16,12 +16,11 @@ const root = path.resolve(import.meta.dirname, '..');
 const dist = (p) => import(path.join(root, 'dist/src', p));
 const { startDemoAuthServer, DEMO_CLIENT_ID, NOTES_SCOPES } = await dist('demo/authServer.js');
 const { startDemoApi } = await dist('demo/api.js');
-const { createGrantService } = await dist('broker/grants.js');
-const { createGrantStore } = await dist('broker/store.js');
-const { createGrantCipher, generateEncryptionKey } = await dist('broker/crypto.js');
+const { openBrokerStack } = await dist('broker/assemble.js');
+const { generateEncryptionKey } = await dist('broker/crypto.js');
 const { resolveConfig } = await dist('config/load.js');
 const { createLogger } = await dist('log.js');
-const { createProviderRegistry } = await dist('providers/registry.js');
+const { createMetrics } = await dist('metrics.js');
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,16 +65,7 @@ writeFileSync(configFile, JSON.stringify(raw));
 
 // One grant for the gateway's user, and a token of the same audience for the bare server.
 const config = resolveConfig(raw, { configPath: configFile, env: { KEYWARD_ENCRYPTION_KEY: key } });
-const logger = createLogger({ level: 'silent' });
-const store = await createGrantStore(config.store);
-const grants = createGrantService({
-  config,
-  store,
-  cipher: createGrantCipher(config.encryption),
-  providers: createProviderRegistry(config, { logger }),
-  clock: { now: () => Date.now() },
-  logger,
-});
+const stack = await openBrokerStack(config, { logger: createLogger({ level: 'silent' }), metrics: createMetrics() });
 const consent = {
   issuer: authServer.issuer,
   clientId: DEMO_CLIENT_ID,
@@ -84,13 +74,13 @@ const consent = {
   resource,
   user: USER,
 };
-await grants.saveGrantFromTokens({
+await stack.grants.saveGrantFromTokens({
   user: USER,
   provider: 'notes',
   client: 'bench',
   tokens: await obtainDemoTokens(consent),
 });
-await store.close();
+await stack.close();
 const bareToken = (await obtainDemoTokens(consent)).access_token;
 
 const env = {

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createGrantCipher, generateEncryptionKey } from '../../src/broker/crypto.js';
-import { createGrantService } from '../../src/broker/grants.js';
-import { createGrantStore, type KeywardStore } from '../../src/broker/store.js';
+import { openBrokerStack } from '../../src/broker/assemble.js';
+import { generateEncryptionKey } from '../../src/broker/crypto.js';
+import type { KeywardStore } from '../../src/broker/store.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
-import { createProviderRegistry } from '../../src/providers/registry.js';
+import { createMetrics } from '../../src/metrics.js';
 import { NOTES_SCOPES, startTestAuthServer, type TestAuthServer } from '../helpers/authServer.js';
 import { collect } from '../helpers/canary.js';
 import { postgresOrSkip, startRedisOrSkip } from '../helpers/services.js';
@@ -124,15 +124,10 @@ async function setup(storeUrl: string) {
     audit: 'memory:',
   };
   const config = resolveConfig(raw, { configPath: '<inline>', env: { KEYWARD_ENCRYPTION_KEY: key } });
-  const store = await createGrantStore(config.store);
-  const logger = createLogger({ level: 'silent' });
-  const grants = createGrantService({
-    config,
-    store,
-    cipher: createGrantCipher(config.encryption),
-    providers: createProviderRegistry(config, { logger }),
-    clock: { now: () => Date.now() },
-    logger,
+  // The one assembly the gateway and its child processes use; here it only seeds grants and reads the store.
+  const { store, grants, close } = await openBrokerStack(config, {
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics(),
   });
   const env = {
     KW_CONFIG: JSON.stringify(raw),
@@ -144,7 +139,7 @@ async function setup(storeUrl: string) {
   };
   const seed = async (user: string) =>
     grants.saveGrantFromTokens({ user, provider: 'notes', client: 'agent', tokens: await t.grant({ user }) });
-  return { store, env, seed };
+  return { store, env, seed, close };
 }
 
 /** Every grant readable, none left claimed, each active or needing reauth after an interrupted refresh. */
@@ -172,7 +167,7 @@ describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing
       async (ctx) => {
         const backend = await start();
         if (!backend) return ctx.skip();
-        const { store, env, seed } = await setup(backend.url);
+        const { store, env, seed, close } = await setup(backend.url);
         const survivor = await startChild(env);
         const users: string[] = [];
         const figures: Record<string, { trials: number; works: number; reauth: number; waitMs: number[] }> = {};
@@ -224,7 +219,7 @@ describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing
           );
         } finally {
           await survivor.close();
-          await store.close();
+          await close();
           await backend.stop();
         }
       },
@@ -234,7 +229,7 @@ describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing
     test(`${name}: a holder frozen past its lease never presents the token it read`, async (ctx) => {
       const backend = await start();
       if (!backend) return ctx.skip();
-      const { store, env, seed } = await setup(backend.url);
+      const { store, env, seed, close } = await setup(backend.url);
       const survivor = await startChild(env);
       const users: string[] = [];
       try {
@@ -269,7 +264,7 @@ describe(`SIGKILL at each fault point, ${TRIALS} trials each, a survivor sharing
         await expectStoreSound(store, users);
       } finally {
         await survivor.close();
-        await store.close();
+        await close();
         await backend.stop();
       }
     }, 300_000);
