@@ -1,4 +1,5 @@
 // The demo authorization server's own pages: sign-in, consent, sign-out and its home, plain HTML without script.
+import { escapeHtml } from '../onboarding/pages.js';
 
 const STYLE = `
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -13,9 +14,8 @@ code{background:#f0f0f0;padding:0 .2rem;border-radius:3px}
 small{color:#555}
 `;
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+/** The onboarding pages' one escaper: every page Keyward serves escapes the same way. */
+export { escapeHtml };
 
 export function demoPage(title: string, body: string): string {
   return `<!DOCTYPE html>

@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { ResolvedIdentity } from '../config/types.js';
+import type { SignInRelyingParty } from '../providers/types.js';
 import type { RecordStore } from '../records.js';
 import { ReasonError } from './errors.js';
 import { keys, type SignInState, STATE_TTL_MS, writeLive } from './records.js';
@@ -16,14 +17,7 @@ export interface SignInClient {
  * onboarding runs no token client of its own. A failure carries `stage`: `unavailable` (the provider
  * could not be reached or registered with) or `rejected` (the code exchange or the ID token failed).
  */
-export interface IdentityProviderClient {
-  redirectUri: string;
-  authorizationUrl(req: { state: string; nonce: string; codeChallenge: string; scope: string }): Promise<URL>;
-  claimsAt(
-    currentUrl: URL,
-    expected: { codeVerifier: string; state: string; nonce: string },
-  ): Promise<Record<string, unknown> | undefined>;
-}
+export type IdentityProviderClient = SignInRelyingParty;
 
 /** Opens the identity provider client for an origin; a dynamically registered client id is kept in `remember`. */
 export type OpenIdentityProviderClient = (opts: {

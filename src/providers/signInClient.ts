@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { ResolvedIdentity } from '../config/types.js';
 import { memoiseUnlessRejected } from '../memo.js';
+import type { SignInRelyingParty } from './types.js';
+
+export type { SignInRelyingParty };
 
 export interface SignInClientCredentials {
   clientId: string;
@@ -31,16 +34,6 @@ export class SignInClientError extends Error {
     );
     this.name = 'SignInClientError';
   }
-}
-
-export interface SignInRelyingParty {
-  redirectUri: string;
-  authorizationUrl(req: { state: string; nonce: string; codeChallenge: string; scope: string }): Promise<URL>;
-  /** The verified ID token's claims for the callback URL the browser came back to. */
-  claimsAt(
-    currentUrl: URL,
-    expected: { codeVerifier: string; state: string; nonce: string },
-  ): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface SignInClientOptions {

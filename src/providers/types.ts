@@ -192,3 +192,14 @@ export interface ProviderRegistry {
   has(name: string): boolean;
   names(): string[];
 }
+
+/** A relying party at the inbound identity provider, signing people in for onboarding's pages. */
+export interface SignInRelyingParty {
+  redirectUri: string;
+  authorizationUrl(req: { state: string; nonce: string; codeChallenge: string; scope: string }): Promise<URL>;
+  /** The verified ID token's claims for the callback URL the browser came back to. */
+  claimsAt(
+    currentUrl: URL,
+    expected: { codeVerifier: string; state: string; nonce: string },
+  ): Promise<Record<string, unknown> | undefined>;
+}
