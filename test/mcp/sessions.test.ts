@@ -1,5 +1,5 @@
 // Stateful sessions on an advanced clock, with no sleep: an idle session is closed, and a full table refuses new ones.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import express from 'express';
@@ -7,29 +7,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionEndpoint, type SessionEndpoint } from '../../src/mcp/sessions.js';
 
 let now = 1_750_000_000_000;
-let endpoint: SessionEndpoint;
-let server: Server;
-let url: string;
 
-beforeAll(async () => {
-  endpoint = createSessionEndpoint({
+/** A session endpoint behind express on loopback; the caller is named by the x-test-user header. */
+async function startEndpoint(opts: { maxSessions: number; maxSessionsPerUser?: number; idleMs?: number }) {
+  const endpoint = createSessionEndpoint({
     newServer: () => new McpServer({ name: 'sessions-test', version: '0.0.0' }),
     clock: { now: () => now },
-    idleMs: 60_000,
-    maxSessions: 1,
+    ...opts,
   });
   const app = express();
   app.all('/mcp', express.json(), (req, res) => {
     void endpoint.handle(req, res, JSON.stringify([null, req.header('x-test-user') ?? 'alice']));
   });
-  server = createServer(app);
+  const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  return {
+    endpoint,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    async close() {
+      await endpoint.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let capped: Awaited<ReturnType<typeof startEndpoint>>;
+let endpoint: SessionEndpoint;
+let url: string;
+
+beforeAll(async () => {
+  capped = await startEndpoint({ idleMs: 60_000, maxSessions: 1 });
+  endpoint = capped.endpoint;
+  url = capped.url;
 });
 afterAll(async () => {
-  await endpoint?.close();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await capped?.close();
 });
 
 const post = async (body: unknown, headers: Record<string, string> = {}) => {
@@ -86,29 +99,15 @@ describe('session lifetime', () => {
 });
 
 describe('one user cannot take every session', () => {
-  let perUser: SessionEndpoint;
-  let perUserServer: Server;
+  let perUser: Awaited<ReturnType<typeof startEndpoint>>;
   let perUserUrl: string;
 
   beforeAll(async () => {
-    perUser = createSessionEndpoint({
-      newServer: () => new McpServer({ name: 'sessions-test', version: '0.0.0' }),
-      clock: { now: () => now },
-      maxSessions: 4,
-      maxSessionsPerUser: 2,
-    });
-    const app = express();
-    app.all('/mcp', express.json(), (req, res) => {
-      void perUser.handle(req, res, JSON.stringify([null, req.header('x-test-user') ?? 'alice']));
-    });
-    perUserServer = createServer(app);
-    await new Promise<void>((resolve) => perUserServer.listen(0, '127.0.0.1', resolve));
-    perUserUrl = `http://127.0.0.1:${(perUserServer.address() as AddressInfo).port}/mcp`;
+    perUser = await startEndpoint({ maxSessions: 4, maxSessionsPerUser: 2 });
+    perUserUrl = perUser.url;
   });
   afterAll(async () => {
     await perUser?.close();
-    perUserServer?.closeAllConnections();
-    await new Promise<void>((resolve) => (perUserServer ? perUserServer.close(() => resolve()) : resolve()));
   });
 
   const open = async (user: string) => {
@@ -148,7 +147,7 @@ describe('one user cannot take every session', () => {
     for (let i = 0; i < 10; i++) mallory.push(await open('mallory'));
     expect(mallory.every((m) => m.status === 200)).toBe(true);
     // Mallory holds her share and no more: her oldest sessions are gone, her newest two live.
-    expect(perUser.size()).toBe(3);
+    expect(perUser.endpoint.size()).toBe(3);
     expect(await pingAs('mallory', mallory[0]?.sessionId ?? null)).toBe(404);
     expect(await pingAs('mallory', mallory[9]?.sessionId ?? null)).toBe(200);
     // Bob's session was never touched, and a third user still gets one.
